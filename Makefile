@@ -1,0 +1,66 @@
+# AesFormer: `make run` (set-up + the pipeline on the embedded default), `make test`.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Embedded default environment, set by the project (not the user). Values already set win.
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export DO_NOT_TRACK ?= 1
+export MLFLOW_DISABLE_TELEMETRY ?= true
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export PATH := $(BIN):$(PATH)
+
+.PHONY: setup run test test-unit test-integration lint format bench mlflow-ui prefect-ui clean help
+
+help:
+	@echo "make run    set-up + the whole pipeline (Prefect flow over DVC stages) on the embedded default"
+	@echo "make test   set-up + all tests (unit + integration with real servers)"
+	@echo "make setup | lint | format | bench | mlflow-ui | prefect-ui | clean"
+
+## setup: idempotent; reinstalls only when pyproject.toml or the lock file changed
+setup: $(STAMP) .dvc/config.local
+
+$(STAMP): pyproject.toml requirements/lock.txt
+	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check torch==2.13.0
+	$(VENV)/bin/pip install -q --disable-pip-version-check -c requirements/lock.txt -e '.[dev]'
+	@touch $@
+
+# The DVC remote comes from params.yaml (remote.*), written to the git-ignored .dvc/config.local.
+.dvc/config.local: params.yaml $(STAMP)
+	$(VENV)/bin/aesformer remote apply
+
+run: setup
+	$(VENV)/bin/python flows/pipeline.py
+
+test: setup
+	$(VENV)/bin/python -m pytest
+
+test-unit: setup
+	$(VENV)/bin/python -m pytest -m unit
+
+test-integration: setup
+	$(VENV)/bin/python -m pytest -m integration
+
+lint: setup
+	$(VENV)/bin/ruff check src tests flows bench
+
+format: setup
+	$(VENV)/bin/ruff format src tests flows bench
+	$(VENV)/bin/ruff check --fix src tests flows bench
+
+bench: setup
+	$(VENV)/bin/python bench/pipeline.py
+
+mlflow-ui: setup
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns.db --host 127.0.0.1 --port 5000
+
+prefect-ui: setup
+	$(VENV)/bin/prefect server start --host 127.0.0.1 --port 4200
+
+clean:
+	rm -rf .pytest_cache .ruff_cache build src/*.egg-info

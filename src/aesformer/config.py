@@ -1,0 +1,243 @@
+"""Typed configuration: ``params.yaml`` (one section per DVC stage) loaded into pydantic models.
+
+Rules:
+- every knob of the project lives in ``params.yaml``; nothing else reads YAML;
+- unknown keys, wrong types and out-of-range values are errors that name the file and the key;
+- a *profile* (``params/<name>.yaml``) is a partial overlay deep-merged over the base file:
+  mappings merge key by key, everything else (lists included) is replaced.
+
+Load once at the entry point (``aesformer.cli``) and pass the models down; stages never open
+the params file themselves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from aesformer.errors import ConfigError
+
+DEFAULT_PARAMS = Path("params.yaml")
+PROFILE_DIR_NAME = "params"
+
+
+class Section(BaseModel):
+    """Base for every config model: unknown keys are rejected, values validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+# --------------------------------------------------------------------------- shared sections
+class TrackingConfig(Section):
+    """MLflow. ``MLFLOW_TRACKING_URI`` in the environment overrides ``tracking_uri``."""
+
+    tracking_uri: str = Field("sqlite:///mlruns.db", description="MLflow backend store URI")
+    artifact_location: str = Field(
+        "mlartifacts", description="artifact root for new experiments (folder or s3:// URI)"
+    )
+    experiment: str = Field("aesformer", min_length=1, description="one experiment per pipeline")
+    enabled: bool = Field(True, description="false: stages run without logging to MLflow")
+
+
+class RemoteConfig(Section):
+    """The DVC remote that releases are pushed to. Credentials never live here (env/profiles)."""
+
+    name: str = Field("local", pattern=r"^[A-Za-z0-9_-]+$")
+    url: str = Field(".dvc-remote", min_length=1, description="folder, or s3://bucket/prefix")
+    endpoint_url: str | None = Field(None, description="S3 endpoint (SeaweedFS, MinIO, ...)")
+    region: str | None = None
+    profile: str | None = Field(None, description="AWS profile name to read credentials from")
+
+    @property
+    def is_s3(self) -> bool:
+        return self.url.startswith("s3://")
+
+
+class OrchestrationConfig(Section):
+    """Prefect: how the pipeline flow runs the DVC stages."""
+
+    retries: int = Field(1, ge=0, le=10, description="retries of a failed stage task")
+    retry_delay_seconds: float = Field(5.0, ge=0, le=3600)
+    work_pool: str | None = Field(None, description="Prefect work pool of deployments")
+    gpu_work_pool: str | None = Field(None, description="work pool of the training deployments")
+
+
+# --------------------------------------------------------------------------- stage: corpus
+class CorpusConfig(Section):
+    """Sample photography-tutorial videos with exact ground truth (``aesformer corpus``)."""
+
+    videos: int = Field(8, ge=1, le=10_000, description="number of videos to generate")
+    seed: int = Field(1234, ge=0, description="master seed; video i uses a seed derived from it")
+    resolutions: list[tuple[int, int]] = Field(
+        default_factory=lambda: [(640, 360), (1280, 720)],
+        min_length=1,
+        description="(width, height) choices; each video draws one",
+    )
+    fps: list[int] = Field(default_factory=lambda: [25, 30], min_length=1)
+    events_per_video: tuple[int, int] = Field((2, 4), description="inclusive range")
+    viewfinder_seconds: tuple[float, float] = Field((3.0, 5.0))
+    good_hold_seconds: tuple[float, float] = Field((1.0, 3.0))
+    transition_seconds: tuple[float, float] = Field((0.4, 0.8), description="fade length")
+    distractors: bool = Field(True, description="title card, presenter shot, before/after")
+    noise_sigma: float = Field(2.0, ge=0, le=50, description="Gaussian sensor noise, 0..255")
+    codec: Literal["mp4v", "avc1"] = "mp4v"
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> CorpusConfig:
+        for name in (
+            "events_per_video",
+            "viewfinder_seconds",
+            "good_hold_seconds",
+            "transition_seconds",
+        ):
+            lo, hi = getattr(self, name)
+            if lo <= 0 or hi < lo:
+                raise ValueError(f"{name}: need 0 < low <= high, got ({lo}, {hi})")
+        for w, h in self.resolutions:
+            if w < 64 or h < 64 or w % 2 or h % 2:
+                raise ValueError(f"resolutions: {w}x{h} must be even and at least 64x64")
+        if any(f < 1 or f > 120 for f in self.fps):
+            raise ValueError("fps: every value must be in 1..120")
+        return self
+
+
+# --------------------------------------------------------------------------- stage: models
+class TinyThinkerConfig(Section):
+    """Size of the random-initialised Qwen3-VL built for the embedded default."""
+
+    hidden_size: int = Field(64, ge=16)
+    intermediate_size: int = Field(128, ge=16)
+    num_hidden_layers: int = Field(2, ge=1)
+    num_attention_heads: int = Field(4, ge=1)
+    num_key_value_heads: int = Field(2, ge=1)
+    vision_hidden_size: int = Field(32, ge=16)
+    vision_depth: int = Field(2, ge=1)
+    vision_num_heads: int = Field(2, ge=1)
+    vocab_size: int = Field(2048, ge=512, description="BPE vocabulary trained locally")
+    seed: int = Field(0, ge=0)
+
+
+class TinyEditorConfig(Section):
+    """Size of the random-initialised Qwen-Image-Edit(-Plus) components (diffusers' test sizes)."""
+
+    num_layers: int = Field(2, ge=1)
+    attention_head_dim: int = Field(16, ge=8)
+    num_attention_heads: int = Field(3, ge=1)
+    joint_attention_dim: int = Field(16, ge=8)
+    vae_base_dim: int = Field(4, ge=4, description="AutoencoderKLQwenImage base_dim")
+    z_dim: int = Field(4, ge=4, description="latent channels")
+    text_hidden_size: int = Field(16, ge=16)
+    seed: int = Field(0, ge=0)
+
+
+class ThinkerModelConfig(Section):
+    base_model: str = Field(
+        "models/base/thinker", description="local folder or hub id (Qwen/Qwen3-VL-8B-Instruct)"
+    )
+    revision: str | None = Field(None, description="hub revision (commit) when base_model is an id")
+    tiny: TinyThinkerConfig = Field(default_factory=TinyThinkerConfig)
+
+
+class EditorModelConfig(Section):
+    base_model: str = Field(
+        "models/base/editor", description="local folder or hub id (Qwen/Qwen-Image-Edit-2511)"
+    )
+    revision: str | None = None
+    tiny: TinyEditorConfig = Field(default_factory=TinyEditorConfig)
+
+
+class ModelsConfig(Section):
+    """``aesformer models build-tiny`` and the base models every trainer loads."""
+
+    thinker: ThinkerModelConfig = Field(default_factory=ThinkerModelConfig)
+    editor: EditorModelConfig = Field(default_factory=EditorModelConfig)
+
+
+# --------------------------------------------------------------------------- root
+class Params(Section):
+    """The whole of ``params.yaml``."""
+
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    remote: RemoteConfig = Field(default_factory=RemoteConfig)
+    orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig)
+    corpus: CorpusConfig = Field(default_factory=CorpusConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+
+
+# --------------------------------------------------------------------------- loading
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` updated by ``overlay``: mappings merge recursively, other values replace."""
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: params file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read params file ({exc})") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} invalid YAML ({getattr(exc, 'problem', exc)})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of sections")
+    return data
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One line per problem: ``<file>: <dotted.key>: <message> (got <value>)``."""
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "<root>"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        got = err.get("input")
+        shown = (
+            "" if err["type"] == "extra_forbidden" or isinstance(got, dict) else f" (got {got!r})"
+        )
+        lines.append(f"{source}: {key}: {msg}{shown}")
+    return "\n".join(lines)
+
+
+def profile_path(params_file: Path, profile: str) -> Path:
+    """``params/<profile>.yaml`` next to the params file."""
+    return params_file.parent / PROFILE_DIR_NAME / f"{profile}.yaml"
+
+
+def load_params(params_file: Path | str = DEFAULT_PARAMS, profile: str | None = None) -> Params:
+    """Load, overlay and validate. Raises :class:`ConfigError` naming the file(s) and keys."""
+    params_file = Path(params_file)
+    data = _read_yaml(params_file)
+    source = str(params_file)
+    if profile:
+        overlay_file = profile_path(params_file, profile)
+        if not overlay_file.is_file():
+            known = sorted(p.stem for p in overlay_file.parent.glob("*.yaml"))
+            raise ConfigError(
+                f"{overlay_file}: profile {profile!r} not found (known: {', '.join(known) or 'none'})"
+            )
+        data = deep_merge(data, _read_yaml(overlay_file))
+        source = f"{params_file} + {overlay_file}"
+    try:
+        return Params.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def dump_params(params: Params) -> str:
+    """YAML text of a validated config (JSON-compatible types; tuples become lists)."""
+    return yaml.safe_dump(params.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,101 @@
+"""The Prefect pipeline flow driving real DVC stages, tracked in a real MLflow SQLite store."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aesformer.orchestration import StageFailed
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+
+def small_repo(root: Path, dvc_yaml: dict | None = None) -> Path:
+    """A copy of the project's pipeline wiring with a 2-video corpus, in its own git+DVC repo."""
+    root.mkdir(parents=True)
+    for rel in ("src/aesformer/corpus", "src/aesformer/zoo"):
+        shutil.copytree(REPO / rel, root / rel, ignore=shutil.ignore_patterns("__pycache__"))
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["corpus"].update(
+        videos=2,
+        events_per_video=[2, 2],
+        viewfinder_seconds=[1.5, 1.5],
+        good_hold_seconds=[1.0, 1.0],
+        resolutions=[[640, 360]],
+        distractors=False,
+    )
+    params["orchestration"]["retries"] = 0
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    wiring = dvc_yaml or yaml.safe_load((REPO / "dvc.yaml").read_text())
+    (root / "dvc.yaml").write_text(yaml.safe_dump(wiring, sort_keys=False))
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    subprocess.run(["python", "-m", "dvc", "init", "-q"], cwd=root, check=True)
+    return root
+
+
+def artifact_markdown(key: str) -> str:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        )
+    assert found, f"no Prefect artifact {key!r}"
+    return found[0].data
+
+
+def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
+    from flows.pipeline import pipeline
+
+    root = small_repo(tmp_path / "repo")
+    first = pipeline(root=str(root))
+    assert [r["stage"] for r in first] == ["models", "corpus"]
+    assert all(r["ran"] for r in first)
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    assert set(lock["stages"]) == {"models", "corpus"}
+    assert (root / "data/raw/manifest.jsonl").read_text().count("\n") == 2
+    assert (root / "models/base/thinker").is_dir() and (root / "models/base/editor").is_dir()
+
+    corpus_md5 = lock["stages"]["corpus"]["outs"][0]["md5"]
+    assert corpus_md5 in artifact_markdown("stage-corpus")
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{root}/mlruns.db")
+    runs = client.search_runs([client.get_experiment_by_name("aesformer").experiment_id])
+    assert sorted(r.data.tags["aesformer.stage"] for r in runs) == ["corpus", "models"]
+    assert all(r.info.status == "FINISHED" and r.data.tags.get("prefect.flow_run_id") for r in runs)
+
+    second = pipeline(root=str(root))
+    assert not any(r["ran"] for r in second)
+    assert len(client.search_runs([runs[0].info.experiment_id])) == 2  # nothing re-ran
+    assert yaml.safe_load((root / "dvc.lock").read_text()) == lock
+
+
+def test_failing_stage_fails_the_flow_and_keeps_earlier_outputs(tmp_path):
+    from flows.pipeline import pipeline
+
+    wiring = {
+        "stages": {
+            "first": {
+                "cmd": "python -c \"open('first.txt','w').write('kept')\"",
+                "outs": ["first.txt"],
+            },
+            "broken": {
+                "cmd": "python -c \"import sys; print('bad input: x.mp4'); sys.exit(3)\"",
+                "deps": ["first.txt"],
+            },
+        }
+    }
+    root = small_repo(tmp_path / "repo", wiring)
+    with pytest.raises(StageFailed, match=r"stage 'broken' failed \(dvc exit \d+\)"):
+        pipeline(root=str(root))
+    assert (root / "first.txt").read_text() == "kept"
+    with pytest.raises(ValueError, match="unknown stage"):
+        pipeline(root=str(root), stages=["nope"])

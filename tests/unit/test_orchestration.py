@@ -1,0 +1,65 @@
+"""DVC stage order, dvc.lock outputs and the artifact table used by the pipeline flow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aesformer.errors import AesformerError
+from aesformer.orchestration import outputs_markdown, stage_names, stage_outputs, subprocess_env
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.unit
+
+
+def test_repo_dvc_yaml_order_is_consistent():
+    names = stage_names(REPO)
+    assert names[:2] == ["models", "corpus"]
+
+
+def test_stage_listed_before_its_producer_is_rejected(tmp_path):
+    (tmp_path / "dvc.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "stages": {
+                    "mine": {"cmd": "x", "deps": ["data/raw"], "outs": ["data/mined"]},
+                    "corpus": {"cmd": "y", "outs": ["data/raw"]},
+                }
+            },
+            sort_keys=False,
+        )
+    )
+    with pytest.raises(AesformerError, match="'mine' is listed before 'corpus'"):
+        stage_names(tmp_path)
+
+
+def test_stage_outputs_from_lock(tmp_path):
+    (tmp_path / "dvc.lock").write_text(
+        yaml.safe_dump(
+            {
+                "schema": "2.0",
+                "stages": {
+                    "corpus": {
+                        "cmd": "aesformer corpus",
+                        "outs": [{"path": "data/raw", "md5": "abc.dir", "size": 10, "nfiles": 3}],
+                    }
+                },
+            }
+        )
+    )
+    rows = stage_outputs(tmp_path, "corpus")
+    assert rows == [{"path": "data/raw", "md5": "abc.dir", "size": 10, "nfiles": 3}]
+    assert stage_outputs(tmp_path, "models") == []
+    md = outputs_markdown("corpus", rows, ran=True)
+    assert "| `data/raw` | `abc.dir` | 10 | 3 |" in md and "ran" in md
+    assert "up to date" in outputs_markdown("corpus", rows, ran=False)
+
+
+def test_subprocess_env_puts_interpreter_bin_first():
+    import sys
+
+    env = subprocess_env({"X": "1"})
+    assert env["PATH"].split(":")[0] == str(Path(sys.executable).parent)
+    assert env["X"] == "1"
