@@ -21,13 +21,17 @@ help:
 	@echo "make test   set-up + all tests (unit + integration with real servers)"
 	@echo "make setup | lint | format | bench | mlflow-ui | prefect-ui | clean"
 
-## setup: idempotent; reinstalls only when pyproject.toml or the lock file changed
+## setup: idempotent; reinstalls only when pyproject.toml or the lock file changed.
+## The lock is the whole verified environment (exact versions, installed without resolving);
+## `pip check` then proves it satisfies every package's requirements, this project's included.
 setup: $(STAMP) .dvc/config.local
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check torch==2.13.0
-	$(VENV)/bin/pip install -q --disable-pip-version-check -c requirements/lock.txt -e '.[dev]'
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r requirements/lock.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e .
+	$(VENV)/bin/pip check
 	@touch $@
 
 # The DVC remote comes from params.yaml (remote.*), written to the git-ignored .dvc/config.local.

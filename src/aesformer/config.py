@@ -116,7 +116,9 @@ class TinyThinkerConfig(Section):
     vision_hidden_size: int = Field(32, ge=16)
     vision_depth: int = Field(2, ge=1)
     vision_num_heads: int = Field(2, ge=1)
-    vocab_size: int = Field(2048, ge=512, description="BPE vocabulary trained locally")
+    vocab_size: int = Field(
+        2048, ge=512, le=4593, description="BPE vocabulary trained locally (its corpus caps it)"
+    )
     seed: int = Field(0, ge=0)
 
 
@@ -131,6 +133,15 @@ class TinyEditorConfig(Section):
     z_dim: int = Field(4, ge=4, description="latent channels")
     text_hidden_size: int = Field(16, ge=16)
     seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _text_width_matches(self) -> TinyEditorConfig:
+        if self.joint_attention_dim != self.text_hidden_size:
+            raise ValueError(
+                "joint_attention_dim must equal text_hidden_size (the transformer reads the"
+                f" text encoder's states): {self.joint_attention_dim} != {self.text_hidden_size}"
+            )
+        return self
 
 
 class ThinkerModelConfig(Section):

@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 from aesformer.orchestration import StageFailed
+from aesformer.storage import dvc
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_server")]
 
 
 def small_repo(root: Path, dvc_yaml: dict | None = None) -> Path:
@@ -34,7 +35,7 @@ def small_repo(root: Path, dvc_yaml: dict | None = None) -> Path:
     wiring = dvc_yaml or yaml.safe_load((REPO / "dvc.yaml").read_text())
     (root / "dvc.yaml").write_text(yaml.safe_dump(wiring, sort_keys=False))
     subprocess.run(["git", "init", "-q", str(root)], check=True)
-    subprocess.run(["python", "-m", "dvc", "init", "-q"], cwd=root, check=True)
+    dvc(["init", "-q"], root)
     return root
 
 
