@@ -10,6 +10,7 @@ from pathlib import Path
 _STATE = Path(tempfile.mkdtemp(prefix="aesformer-tests-"))
 os.environ["PREFECT_HOME"] = str(_STATE / "prefect")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 EMBEDDED_ENV = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # the first start of the temporary server creates its database: slow on 2 shared cores
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     "DO_NOT_TRACK": "1",
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "HF_HUB_OFFLINE": "1",

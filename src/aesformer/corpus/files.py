@@ -1,0 +1,114 @@
+"""File output of the corpus stage: atomic writes, hashing and clean-up of stale outputs.
+
+Every file is written to a hidden sibling ``.<stem>.partial<suffix>`` and renamed into place
+only once it is complete, so an interrupted run never leaves a half file under the final name.
+The suffix is kept so that writers choosing a container by extension (OpenCV's ``VideoWriter``)
+see the right one. Every ``OSError`` becomes :class:`~aesformer.errors.OutputError` naming
+the path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from aesformer.errors import OutputError
+
+PARTIAL_MARK = ".partial"
+
+
+def partial_path(path: Path) -> Path:
+    """The temporary sibling that :func:`atomic_path` writes before renaming to ``path``."""
+    return path.with_name(f".{path.stem}{PARTIAL_MARK}{path.suffix}")
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) or raise :class:`OutputError` naming it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create output folder ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: output folder is not writable")
+    return path
+
+
+def discard(path: Path) -> None:
+    """Delete a temporary file if it exists; failures are ignored (there is nothing to keep)."""
+    with suppress(OSError):
+        path.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path to write; on success rename it to ``path``, else delete it."""
+    tmp = partial_path(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        discard(tmp)
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    except BaseException:
+        discard(tmp)
+        raise
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Encode a BGR ``uint8`` image as PNG (deterministic bytes) and write it atomically."""
+    ok, buf = cv2.imencode(".png", image)
+    if not ok:
+        raise OutputError(f"{path}: PNG encoding failed")
+    write_bytes(path, buf.tobytes())
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    """Write one compact JSON object per line, atomically."""
+    write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def remove(path: Path) -> None:
+    """Delete a file or folder tree if it exists; :class:`OutputError` when that fails."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot remove stale output ({exc.strerror or exc})") from None
+
+
+def remove_partials(folder: Path) -> None:
+    """Delete temporary files an interrupted run left in ``folder`` (not recursive)."""
+    if folder.is_dir():
+        for leftover in folder.glob(f".*{PARTIAL_MARK}*"):
+            remove(leftover)
