@@ -212,7 +212,6 @@ def test_loader_refuses_pickle_weights(built, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"joint_attention_dim": 32}, "joint_attention_dim"),
         ({"attention_head_dim": 12}, "attention_head_dim"),
     ],
 )

@@ -116,9 +116,8 @@ STOCK_CONDITION_IMAGE_AREA = 384 * 384
 
 
 def _check(cfg: TinyEditorConfig) -> None:
+    # joint_attention_dim == text_hidden_size is enforced by TinyEditorConfig itself
     problems = []
-    if cfg.joint_attention_dim != cfg.text_hidden_size:
-        problems.append("joint_attention_dim must equal text_hidden_size (text encoder output)")
     if cfg.attention_head_dim % 8:
         problems.append("attention_head_dim must be a multiple of 8 (3-axis RoPE)")
     if cfg.text_hidden_size % TEXT_HEADS:
