@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from aesformer.config import CorpusConfig
-from aesformer.corpus import files, load_truth, read_manifest
+from aesformer import fileio as files
+from aesformer.corpus import load_truth, read_manifest
 from aesformer.corpus.stage import run
 from aesformer.errors import OutputError
 

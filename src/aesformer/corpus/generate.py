@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from aesformer.config import CorpusConfig
-from aesformer.corpus import files
+from aesformer import fileio as files
 from aesformer.corpus.camera import ASPECTS, CameraParams, fit_size
 from aesformer.corpus.changes import distance_m
 from aesformer.corpus.distractors import BRoll, before_after, title_card

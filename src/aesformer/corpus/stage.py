@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 
 from aesformer.config import CorpusConfig
-from aesformer.corpus import files
+from aesformer import fileio as files
 from aesformer.corpus.generate import generate_video, plan_video, video_id
 from aesformer.corpus.seeds import derive_seed
 from aesformer.corpus.truth import ManifestEntry, VideoTruth

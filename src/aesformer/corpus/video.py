@@ -1,7 +1,7 @@
 """Encoding: the video sink (sensor noise + OpenCV ``VideoWriter``) and transition blends.
 
 The sink writes to a hidden partial file and renames it into place only when every frame was
-written (see :mod:`aesformer.corpus.files`). Noise is mild zero-mean Gaussian noise of standard
+written (see :mod:`aesformer.fileio`). Noise is mild zero-mean Gaussian noise of standard
 deviation ``noise_sigma`` (0..255 scale) drawn once per video as a small bank of frames that
 is cycled, split into a positive and a negative ``uint8`` part so adding it is two saturating
 OpenCV operations.
@@ -17,7 +17,7 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from aesformer.corpus.files import discard, partial_path
+from aesformer.fileio import discard, partial_path
 from aesformer.errors import OutputError
 
 log = logging.getLogger("aesformer.corpus.video")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aesformer.corpus import files
+from aesformer import fileio as files
 from aesformer.errors import OutputError
 
 pytestmark = pytest.mark.unit

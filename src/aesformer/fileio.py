@@ -1,4 +1,4 @@
-"""File output of the corpus stage: atomic writes, hashing and clean-up of stale outputs.
+"""Atomic file output shared by every stage: temporary sibling + rename, hashing, clean-up.
 
 Every file is written to a hidden sibling ``.<stem>.partial<suffix>`` and renamed into place
 only once it is complete, so an interrupted run never leaves a half file under the final name.
@@ -18,7 +18,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from aesformer.errors import OutputError
@@ -76,6 +75,8 @@ def write_text(path: Path, text: str) -> None:
 
 def write_png(path: Path, image: np.ndarray) -> None:
     """Encode a BGR ``uint8`` image as PNG (deterministic bytes) and write it atomically."""
+    import cv2  # lazily: the CLI imports this module and must start fast
+
     ok, buf = cv2.imencode(".png", image)
     if not ok:
         raise OutputError(f"{path}: PNG encoding failed")

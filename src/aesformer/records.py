@@ -1,0 +1,116 @@
+"""Records that cross stage boundaries, and their JSON-lines I/O.
+
+Stages meet only at files; these models are those files' schemas (documented in
+``docs/data-contracts.md``). Readers validate every line and report the file and line number
+of a bad one; writers are atomic (a temporary file renamed into place), so a reader never sees
+a half-written file.
+
+- :class:`PairRecord` — one (poor, good) photo pair: written by ``mine`` (``pairs.jsonl``),
+  extended by ``align`` (``alignment``), read by ``annotate`` and later stages;
+- :class:`RejectRecord` — a dropped candidate or a failed input, with the stage and a short
+  reason code (``rejects.jsonl``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aesformer.errors import InputError
+from aesformer.fileio import write_text as atomic_write_text
+
+SCHEMA_VERSION = 1
+#: Namespace of deterministic pair ids: uuid5(PAIR_NAMESPACE, f"{video_sha256}:{good_time_ms}").
+PAIR_NAMESPACE = uuid.UUID("6f1d3c1e-6a52-5d1b-9b8e-2f6a7c0d4e11")
+
+
+class Record(BaseModel):
+    """Base: unknown fields are errors, so a schema drift is caught where it starts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Alignment(Record):
+    """What ``align`` measured between the poor and the good image of a pair."""
+
+    passed: bool
+    scene_inlier_ratio: float = Field(ge=0, le=1, description="RANSAC inliers / matches")
+    global_similarity: float = Field(ge=-1, le=1, description="global appearance similarity")
+    person_match: bool = Field(description="the same person is found in both images")
+    new_objects: int = Field(ge=0, description="regions of the good image with no counterpart")
+    homography: list[list[float]] | None = Field(
+        None, description="3x3 poor->good homography (normalised [0,1] coordinates)"
+    )
+    reasons: list[str] = Field(default_factory=list, description="failed checks' reason codes")
+    scores: dict[str, float] = Field(default_factory=dict)
+
+
+class PairRecord(Record):
+    """One mined (poor, good) pair; image paths are relative to the folder of the jsonl file."""
+
+    schema_version: int = SCHEMA_VERSION
+    pair_id: str
+    video_id: str
+    video_sha256: str
+    event_index: int = Field(ge=0)
+    poor_time_s: float = Field(ge=0)
+    good_time_s: float = Field(ge=0)
+    poor_image: str
+    good_image: str
+    poor_raw_image: str | None = Field(None, description="viewfinder crop before overlay removal")
+    narration: str = ""
+    scores: dict[str, float] = Field(default_factory=dict)
+    checks: dict[str, bool] = Field(default_factory=dict)
+    alignment: Alignment | None = None
+
+
+class RejectRecord(Record):
+    """A dropped candidate or a failed input: which stage dropped it and why."""
+
+    stage: str
+    reason: str = Field(description="short code, e.g. corrupt_video, no_events, text_residue")
+    video_id: str | None = None
+    source: str | None = Field(None, description="input file or URI")
+    event_index: int | None = None
+    time_s: float | None = None
+    pair_id: str | None = None
+    detail: str = ""
+
+
+def pair_id(video_sha256: str, good_time_s: float) -> str:
+    """Deterministic pair id: uuid5 of the video's sha256 and the good frame's time (ms)."""
+    return str(uuid.uuid5(PAIR_NAMESPACE, f"{video_sha256}:{round(good_time_s * 1000)}"))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_jsonl(path: Path, model: type[M]) -> Iterator[M]:
+    """Validate and yield each line; a bad line raises :class:`InputError` naming file:line."""
+    if not path.is_file():
+        raise InputError(f"{path}: not found")
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield model.model_validate_json(line)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                key = ".".join(str(p) for p in first["loc"]) or "<line>"
+                raise InputError(f"{path}:{number}: {key}: {first['msg']}") from None
+
+
+def write_jsonl(path: Path, records: Iterable[BaseModel | dict[str, Any]]) -> int:
+    """Atomically write records as JSON lines; return how many were written."""
+    lines = [
+        r.model_dump_json() if isinstance(r, BaseModel) else json.dumps(r, sort_keys=True)
+        for r in records
+    ]
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+    return len(lines)
