@@ -49,7 +49,11 @@ def discard(path: Path) -> None:
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path to write; on success rename it to ``path``, else delete it."""
+    """Yield a temporary path to write; on success rename it to ``path``, else delete it.
+
+    The parent folder is created if needed.
+    """
+    ensure_dir(path.parent)
     tmp = partial_path(path)
     try:
         yield tmp
