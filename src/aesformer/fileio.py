@@ -53,7 +53,10 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
     The parent folder is created if needed.
     """
-    ensure_dir(path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
     tmp = partial_path(path)
     try:
         yield tmp
