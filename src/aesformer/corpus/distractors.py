@@ -107,17 +107,29 @@ class BRoll:
 
     def frame(self, k: int) -> np.ndarray:
         """Frame ``k`` of the shot."""
-        src = _broll_source(self.source)
-        sh, sw = src.shape[:2]
-        w, h = self.size
         u = k / max(1, self.n_frames - 1)
-        zoom = self.zoom[0] + (self.zoom[1] - self.zoom[0]) * u
-        scale = max(w / sw, h / sh) * zoom  # output pixels per source pixel
-        crop_w, _crop_h = w / scale, h / scale
-        pan = self.pan[0] + (self.pan[1] - self.pan[0]) * u
-        cx = crop_w / 2 + pan * (sw - crop_w)
-        cy = sh / 2
-        m = np.array([[scale, 0.0, w / 2 - scale * cx], [0.0, scale, h / 2 - scale * cy]])
-        return cv2.warpAffine(
-            src, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
-        )
+        return ken_burns(_broll_source(self.source), self.size, self.zoom, self.pan, u)
+
+
+def ken_burns(
+    src: np.ndarray,
+    size: tuple[int, int],
+    zoom: tuple[float, float],
+    pan: tuple[float, float],
+    u: float,
+) -> np.ndarray:
+    """``src`` covering a ``size = (w, h)`` frame at progress ``u`` (0..1) of a pan/zoom.
+
+    ``zoom`` (start, end) magnifies the cover crop; ``pan`` (start, end) is the horizontal
+    position of the crop centre as a fraction of the free range (0 = left); vertically centred.
+    """
+    sh, sw = src.shape[:2]
+    w, h = size
+    z = zoom[0] + (zoom[1] - zoom[0]) * u
+    scale = max(w / sw, h / sh) * z  # output pixels per source pixel
+    crop_w = w / scale
+    p = pan[0] + (pan[1] - pan[0]) * u
+    cx = crop_w / 2 + p * (sw - crop_w)
+    cy = sh / 2
+    m = np.array([[scale, 0.0, w / 2 - scale * cx], [0.0, scale, h / 2 - scale * cy]])
+    return cv2.warpAffine(src, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)

@@ -17,7 +17,7 @@ as an image pyramid; each frame is then one perspective warp.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from aesformer.corpus.subject import (
     POSES,
     Sprite,
     SubjectSpec,
+    draw_real_subject,
     draw_subject,
     render_sprite,
 )
@@ -49,6 +50,10 @@ DISCRETE_FIELDS = frozenset({"aspect", "pose", "blur_sigma"})
 """Shot fields that switch (mid-window) instead of easing: format, pose, portrait mode."""
 GOOD_ASPECTS = {"3:4": 0.4, "4:3": 0.2, "1:1": 0.2, "16:9": 0.2}
 HOLD_S, SETTLE_S, PRESS_S = 0.8, 0.5, 0.2
+REAL_BACKDROP_PROBABILITY = 0.6
+"""With ``real_footage``: chance that an event is shot in front of a real photo."""
+REAL_SUBJECT_PROBABILITY = 0.5
+"""With ``real_footage``: chance that the subject is a real-photo cut-out."""
 Box = tuple[float, float, float, float]
 
 
@@ -175,15 +180,50 @@ def _draw_shake(rng: np.random.Generator) -> Shake:
     )
 
 
+def _real_footage(
+    rng: np.random.Generator, spec: scn.SceneSpec, subject: SubjectSpec, feet_y: float
+) -> tuple[scn.SceneSpec, SubjectSpec, float]:
+    """Maybe swap the drawn backdrop for a real photo and the subject for a real cut-out."""
+    if rng.random() < REAL_BACKDROP_PROBABILITY:
+        b = scn.BACKDROPS[str(rng.choice(list(scn.BACKDROPS)))]
+        spec = replace(
+            spec,
+            backdrop=b.source,
+            palette="photo",
+            ground="photo",
+            horizon=b.horizon,
+            path=False,
+            buildings=(),
+            trees=(),
+            clouds=(),
+        )
+        feet_y = round(float(rng.uniform(*b.floor)), 4)
+    if rng.random() < REAL_SUBJECT_PROBABILITY:
+        subject = draw_real_subject(rng)
+    return spec, subject, feet_y
+
+
 def plan_event(
-    rng: np.random.Generator, index: int, video_size: tuple[int, int], n_frames: int, fps: int
+    rng: np.random.Generator,
+    index: int,
+    video_size: tuple[int, int],
+    n_frames: int,
+    fps: int,
+    real_rng: np.random.Generator | None = None,
 ) -> EventPlan:
-    """Draw event ``index`` of a ``video_size`` video whose viewfinder run lasts ``n_frames``."""
+    """Draw event ``index`` of a ``video_size`` video whose viewfinder run lasts ``n_frames``.
+
+    ``real_rng`` (the event's :data:`~aesformer.corpus.seeds.Stream.FOOTAGE` stream, given
+    only with ``corpus.real_footage``) may replace the drawn backdrop with a real photo and the
+    subject with a real cut-out; without it the draws are exactly those of the drawn corpus.
+    """
     spec = scn.draw_scene(rng)
     subject = draw_subject(rng)
     world = scn.world_size(video_size[1])
     centre_x = round(float(rng.uniform(0.45, 0.55)), 4)
     feet_y = round(spec.horizon + float(rng.uniform(0.1, 0.18)), 4)
+    if real_rng is not None:
+        spec, subject, feet_y = _real_footage(real_rng, spec, subject, feet_y)
     base = _draw_good_shot(rng, subject)
     changes = draw_changes(rng, base, Context(subject, world[1]))
     poor, good = apply_changes(base, changes)
@@ -339,4 +379,6 @@ class EventRenderer:
         rect = self.chrome.photo_rect(cam.aspect)
         photo = self.photo(state.shot, (rect.w, rect.h))
         mode = "PORTRAIT" if cam.blur_sigma > 0 else "PHOTO"
-        return self.chrome.frame(photo, cam.aspect, mode, state.subtitle, state.pressed)
+        return self.chrome.frame(
+            photo, cam.aspect, mode, state.subtitle, state.pressed, level_deg=cam.roll_deg
+        )

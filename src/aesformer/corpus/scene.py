@@ -9,6 +9,11 @@ ground is a textured plane seen in perspective.
 The world is :data:`WORLD_ASPECT` times wider than high and :data:`WORLD_HEIGHT_FACTOR` times
 higher than the video, so every photo is rendered by a virtual camera from a source of higher
 resolution than its own.
+
+With ``corpus.real_footage`` an event may instead be shot in front of a real photo
+(:data:`BACKDROPS`): the photo is scaled to the world height, centred and mirror-extended to
+the world width; the subject then stands on the photo's floor band and ``horizon`` is the
+photo's (nominal) horizon line.
 """
 
 from __future__ import annotations
@@ -93,6 +98,33 @@ class SceneSpec:
     buildings: tuple[Building, ...]
     trees: tuple[Tree, ...]
     clouds: tuple[Cloud, ...]
+    backdrop: str = "drawn"
+    """``drawn``, or the name of a real-photo backdrop in :data:`BACKDROPS`."""
+
+
+@dataclass(frozen=True)
+class Backdrop:
+    """A real scikit-image photo used as the whole world.
+
+    ``crop`` ``(x0, y0, x1, y1)`` is the part of the photo used (source pixels), ``horizon``
+    the horizon line and ``floor`` the band the subject's feet may stand on, both as fractions
+    of the crop height.
+    """
+
+    source: str
+    crop: tuple[int, int, int, int]
+    horizon: float
+    floor: tuple[float, float]
+
+
+BACKDROPS: dict[str, Backdrop] = {
+    b.source: b
+    for b in (
+        Backdrop("camera", (300, 0, 512, 512), 0.43, (0.66, 0.8)),  # field, city skyline
+        Backdrop("stereo_motorcycle", (0, 0, 741, 500), 0.62, (0.8, 0.9)),  # garage
+        Backdrop("rocket", (0, 0, 640, 427), 0.86, (0.92, 0.96)),  # launch pad at dusk
+    )
+}
 
 
 def world_size(video_height: int) -> tuple[int, int]:
@@ -311,8 +343,35 @@ def _trees(image: np.ndarray, spec: SceneSpec, period: int) -> None:
         _paint(image, mask, textured("grass", mask.shape, t.colour, period // 2), y0, x0)
 
 
+@cache
+def _photo_source(name: str) -> np.ndarray:
+    """A scikit-image photo as BGR ``uint8`` (the left image of a stereo pair)."""
+    image = getattr(skdata, name)()
+    if isinstance(image, tuple):
+        image = image[0]
+    code = cv2.COLOR_GRAY2BGR if image.ndim == 2 else cv2.COLOR_RGB2BGR
+    return cv2.cvtColor(image, code)
+
+
+def render_photo_backdrop(name: str, size: tuple[int, int]) -> np.ndarray:
+    """Real-photo world ``size = (w, h)``: the crop at full height, centred, mirror-extended."""
+    w, h = size
+    b = BACKDROPS[name]
+    x0, y0, x1, y1 = b.crop
+    crop = _photo_source(b.source)[y0:y1, x0:x1]
+    pw = round((x1 - x0) * h / (y1 - y0))
+    image = cv2.resize(crop, (pw, h), interpolation=cv2.INTER_CUBIC)
+    if pw >= w:
+        left = (pw - w) // 2
+        return np.ascontiguousarray(image[:, left : left + w])
+    left = (w - pw) // 2
+    return cv2.copyMakeBorder(image, 0, 0, left, w - pw - left, cv2.BORDER_REFLECT_101)
+
+
 def render_background(spec: SceneSpec, size: tuple[int, int]) -> np.ndarray:
     """The backdrop without subject, as a ``size = (w, h)`` BGR ``uint8`` image."""
+    if spec.backdrop != "drawn":
+        return render_photo_backdrop(spec.backdrop, size)
     w, h = size
     image = np.empty((h, w, 3), np.uint8)
     hy = round(spec.horizon * h)

@@ -20,6 +20,8 @@ class Stream(IntEnum):
     DISTRACTOR = 2
     NOISE = 3
     CHROME = 4
+    FOOTAGE = 5
+    """Real-footage choices of event ``k`` (backdrop photo, cut-out); only with ``real_footage``."""
 
 
 def derive_seed(master: int, index: int) -> int:

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import cv2
 
-from aesformer.config import CorpusConfig
 from aesformer import fileio as files
+from aesformer.config import CorpusConfig
+from aesformer.corpus.footage import require_footage
 from aesformer.corpus.generate import generate_video, plan_video, video_id
 from aesformer.corpus.seeds import derive_seed
 from aesformer.corpus.truth import ManifestEntry, VideoTruth
@@ -118,6 +119,8 @@ def _prune(out: Path, keep: set[str]) -> None:
 def run(cfg: CorpusConfig, out: Path) -> dict[str, float]:
     """Generate the corpus described by ``cfg`` into ``out``; returns summary metrics."""
     started = time.perf_counter()
+    if cfg.real_footage:
+        require_footage()  # a clear ConfigError before any output is touched
     for folder in (out, out / "videos", out / "truth"):
         files.ensure_dir(folder)
         files.remove_partials(folder)

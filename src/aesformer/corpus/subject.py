@@ -27,6 +27,8 @@ SUPERSAMPLE = 2
 
 FIGURE_HEIGHT_M = 1.7
 CUTOUT_HEIGHT_M = 0.9
+CAMERAMAN_HEIGHT_M = 1.3
+"""Real height of the cameraman cut-out (crouching, cut at the knees by the photo)."""
 
 SKIN: tuple[BGR, ...] = ((150, 180, 224), (112, 150, 200), (70, 100, 150), (60, 80, 120))
 HAIR: tuple[BGR, ...] = ((20, 24, 30), (40, 70, 110), (70, 140, 200), (120, 120, 124))
@@ -125,6 +127,13 @@ def draw_subject(rng: np.random.Generator) -> SubjectSpec:
         long_hair=pronoun == "her" and bool(rng.random() < 0.8),
     )
     return SubjectSpec("figure", "drawn", pronoun, FIGURE_HEIGHT_M, look)
+
+
+def draw_real_subject(rng: np.random.Generator) -> SubjectSpec:
+    """Draw one of the real-photo cut-outs of :data:`REAL_SUBJECTS`."""
+    source = str(rng.choice(list(REAL_SUBJECTS)))
+    pronoun, height = REAL_SUBJECTS[source]
+    return SubjectSpec("photo", source, pronoun, height, None)
 
 
 def render_sprite(spec: SubjectSpec, pose: Pose | None, anchor_height_px: int) -> Sprite:
@@ -247,14 +256,42 @@ CUTOUTS: dict[str, Cutout] = {
             (125, 195),
         ),
     ),
+    # scikit-image's cameraman (grey): head, then his coat down to the photo's left/bottom edge
+    "camera": Cutout(
+        head=(210, 132, 50, 68),
+        torso=(
+            (160, 107),
+            (133, 110),
+            (87, 143),
+            (27, 187),
+            (0, 220),
+            (0, 511),
+            (87, 511),
+            (100, 427),
+            (143, 387),
+            (200, 353),
+            (227, 320),
+            (260, 307),
+            (280, 280),
+            (287, 220),
+            (267, 200),
+            (240, 197),
+            (200, 200),
+        ),
+    ),
 }
+REAL_SUBJECTS: dict[str, tuple[Literal["her", "him"], float]] = {
+    "astronaut": ("her", CUTOUT_HEIGHT_M),
+    "camera": ("him", CAMERAMAN_HEIGHT_M),
+}
+"""Photo cut-outs drawn with ``corpus.real_footage``: pronoun and real height."""
 
 
 @cache
 def _cutout_source(source: str) -> tuple[np.ndarray, np.ndarray]:
     """The source photo (BGR) and its cut-out mask, both at the photo's own resolution x2."""
-    rgb = getattr(skdata, source)()
-    image = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    photo = getattr(skdata, source)()
+    image = cv2.cvtColor(photo, cv2.COLOR_GRAY2BGR if photo.ndim == 2 else cv2.COLOR_RGB2BGR)
     shape = CUTOUTS[source]
     s = SUPERSAMPLE
     mask = np.zeros((image.shape[0] * s, image.shape[1] * s), np.uint8)

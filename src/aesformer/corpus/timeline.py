@@ -101,9 +101,13 @@ def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
 Block = list[tuple[SegmentKind, int | None]]
 
 
-def _blocks(rng: np.random.Generator, n_events: int, distractors: bool) -> list[Block]:
+def _blocks(
+    rng: np.random.Generator, n_events: int, distractors: bool, second_broll: bool = False
+) -> list[Block]:
     """Order of the content: a title card, the events, a b-roll shot anywhere after the title,
-    a before/after comparison right after the event it compares."""
+    a before/after comparison right after the event it compares; with ``second_broll`` (real
+    footage: b-roll and presenter clips) maybe one more b-roll shot, never between an event
+    and its comparison."""
     blocks: list[Block] = [[("viewfinder", e), ("good", e)] for e in range(n_events)]
     if not distractors:
         return blocks
@@ -113,6 +117,13 @@ def _blocks(rng: np.random.Generator, n_events: int, distractors: bool) -> list[
         event = int(rng.integers(n_events))
         at = next(i for i, b in enumerate(blocks) if b[0] == ("viewfinder", event))
         blocks.insert(at + 1, [("before_after", event)])
+    if second_broll and rng.random() < DISTRACTOR_PROBABILITY:
+        free = [
+            i
+            for i in range(len(blocks) + 1)
+            if i == len(blocks) or blocks[i][0][0] != "before_after"
+        ]
+        blocks.insert(free[int(rng.integers(len(free)))], [("broll", None)])
     blocks.insert(0, [("title_card", None)])
     return blocks
 
@@ -138,11 +149,12 @@ def _transition(rng: np.random.Generator, cfg: CorpusConfig, fps: int, start: in
 
 
 def plan_timeline(rng: np.random.Generator, cfg: CorpusConfig, fps: int, n_events: int) -> Timeline:
-    """Draw the edit of a video with ``n_events`` events (distractors per ``cfg.distractors``)."""
+    """Draw the edit of a video with ``n_events`` events (distractors per ``cfg.distractors``;
+    ``cfg.real_footage`` adds the chance of a second b-roll/presenter shot)."""
     segments: list[Segment] = []
     transitions: list[Transition] = []
     cursor = 0
-    for block in _blocks(rng, n_events, cfg.distractors):
+    for block in _blocks(rng, n_events, cfg.distractors, cfg.real_footage):
         for i, (kind, event) in enumerate(block):
             if segments:
                 # inside an event (viewfinder -> finished photo) the edit is always a hard cut

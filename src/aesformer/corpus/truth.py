@@ -6,15 +6,20 @@ Pydantic models are the single definition of the schema (documented field by fie
 is the ``i``-th frame of the decoded stream (0-based); every interval is ``[start, end)`` with
 ``start_s = start_frame / fps`` and ``end_s = end_frame / fps``. Boxes ``[x0, y0, x1, y1]``
 are normalised to the photo (0..1, end exclusive) unless their name says ``px``.
+
+Fields added after schema version 1 was published are listed in ``OMIT_IF_DEFAULT`` of their
+model: they are left out of the JSON while they hold their default, so files of a corpus that
+does not use the feature are byte-identical to those written before the field existed, and
+older files read back with the default.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from aesformer.errors import InputError
 
@@ -26,6 +31,18 @@ class Contract(BaseModel):
     """Base of the truth models: unknown keys are errors, instances are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    OMIT_IF_DEFAULT: ClassVar[frozenset[str]] = frozenset()
+    """Optional fields that are not serialised while they equal their default."""
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if self.OMIT_IF_DEFAULT and isinstance(data, dict):
+            fields = type(self).model_fields
+            for name in self.OMIT_IF_DEFAULT:
+                if getattr(self, name) == fields[name].default:
+                    data.pop(name, None)
+        return data
 
 
 class Interval(Contract):
@@ -90,7 +107,9 @@ class SubjectTruth(Contract):
 
 
 class SceneTruth(Contract):
-    """A summary of the drawn world (the backdrop both photos are taken from)."""
+    """A summary of the world (the backdrop both photos are taken from)."""
+
+    OMIT_IF_DEFAULT: ClassVar[frozenset[str]] = frozenset({"backdrop"})
 
     palette: str
     ground: str
@@ -99,6 +118,8 @@ class SceneTruth(Contract):
     world_height: int
     buildings: int
     trees: int
+    backdrop: str = "drawn"
+    """``drawn`` (the drawn sky, hills and ground), or the scikit-image photo the world is."""
 
 
 class ShakeTruth(Contract):
@@ -148,6 +169,8 @@ class TransitionTruth(Interval):
 class VideoTruth(Contract):
     """Everything known about one generated video."""
 
+    OMIT_IF_DEFAULT: ClassVar[frozenset[str]] = frozenset({"ui_style", "real_footage"})
+
     schema_version: int = SCHEMA_VERSION
     video_id: str
     seed: int
@@ -158,6 +181,10 @@ class VideoTruth(Contract):
     duration_s: float
     codec: str
     noise_sigma: float
+    ui_style: Literal["classic", "pro"] = "classic"
+    """Camera-app look of the viewfinder frames (``mixed`` corpora record the drawn style)."""
+    real_footage: bool = False
+    """Whether b-roll plays real clips and events may use real-photo backdrops / cut-outs."""
     events: list[EventTruth]
     distractors: list[DistractorTruth]
     transitions: list[TransitionTruth]

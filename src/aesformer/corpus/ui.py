@@ -143,7 +143,13 @@ def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 # --------------------------------------------------------------------------- chrome
 class ViewfinderChrome:
-    """Pre-rendered camera-app UI of one video size; :meth:`frame` composes a viewfinder frame."""
+    """Pre-rendered camera-app UI of one video size; :meth:`frame` composes a viewfinder frame.
+
+    This is the ``classic`` look; :mod:`aesformer.corpus.ui_styles` holds the others and
+    :func:`~aesformer.corpus.ui_styles.make_chrome` picks one by name.
+    """
+
+    style = "classic"
 
     def __init__(self, width: int, height: int, clock: str, battery: float) -> None:
         self.width, self.height = width, height
@@ -165,9 +171,18 @@ class ViewfinderChrome:
         return Rect(p.x + (p.w - w) // 2, p.y + (p.h - h) // 2, w, h)
 
     def frame(
-        self, photo: np.ndarray, aspect: str, mode: str, subtitle: str | None, pressed: bool
+        self,
+        photo: np.ndarray,
+        aspect: str,
+        mode: str,
+        subtitle: str | None,
+        pressed: bool,
+        level_deg: float = 0.0,
     ) -> np.ndarray:
-        """A full viewfinder frame showing ``photo`` (already sized to :meth:`photo_rect`)."""
+        """A full viewfinder frame showing ``photo`` (already sized to :meth:`photo_rect`).
+
+        ``level_deg`` is the camera roll (for looks with a level indicator; unused here).
+        """
         out = self._base(aspect, mode, pressed).copy()
         r = self.photo_rect(aspect)
         out[r.slices] = photo

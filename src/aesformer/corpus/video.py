@@ -17,8 +17,8 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from aesformer.fileio import discard, partial_path
 from aesformer.errors import OutputError
+from aesformer.fileio import discard, partial_path
 
 log = logging.getLogger("aesformer.corpus.video")
 NOISE_BANK = 5
