@@ -1,0 +1,235 @@
+"""Overlay removal on a viewfinder frame: crop the UI chrome, remove subtitles and grid lines.
+
+1. **Crop.** The camera UI (:func:`aesformer.mining.ui.detect_ui`) gives the preview area
+   between the chrome bars; the photo is its non-black part (pillar/letter bars removed).
+2. **Subtitles.** OCR on the preview area (subtitles may run over the pillar bars) finds the
+   text lines over the photo. A subtitle is usually drawn on a darkened box: the box is found
+   as the rectangle around the lines whose edges are sharp brightness steps by one common
+   factor, and its pixels are brightened back by that factor. The text strokes (bright
+   pixels, dilated over their dark outline) are masked.
+3. **Grid lines.** Thin straight bright lines spanning the photo (a white top-hat response
+   present along most of a column or row) are masked.
+4. **Inpaint** the mask with the configured backend, then **QC**: OCR the cleaned photo; if
+   text remains, retry with a wider mask, up to ``retries`` times, else reject
+   ``text_residue``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from aesformer.mining.inpaint import Inpainter
+from aesformer.mining.ocr import TextLine, TextReader
+from aesformer.mining.ui import Box, content_box, detect_ui
+
+
+@dataclass
+class CleanResult:
+    """Outcome of :func:`clean_viewfinder`; ``reason`` is a reject code when it failed."""
+
+    raw: np.ndarray | None = None
+    clean: np.ndarray | None = None
+    photo_box: Box | None = None
+    lines: list[TextLine] = field(default_factory=list)  # subtitle lines, frame coordinates
+    shade_gain: float = 1.0
+    grid_lines: int = 0
+    attempts: int = 0
+    residue: int = 0
+    reason: str | None = None
+
+
+def clean_viewfinder(
+    frame: np.ndarray,
+    reader: TextReader,
+    inpainter: Inpainter,
+    retries: int,
+    text_dilate: float,
+    min_text_score: float,
+) -> CleanResult:
+    """Crop ``frame`` (full resolution) to the photo and remove the overlays on it."""
+    ui = detect_ui(frame)
+    if ui is None:
+        return CleanResult(reason="no_camera_ui")
+    preview = ui.preview.crop(frame)
+    inner = content_box(preview)
+    photo_box = Box(inner.x0, inner.y0 + ui.preview.y0, inner.x1, inner.y1 + ui.preview.y0)
+    if photo_box.w < 16 or photo_box.h < 16:
+        return CleanResult(reason="no_preview")
+    raw = photo_box.crop(frame).copy()
+    lines = [
+        TextLine(
+            (ln.box[0], ln.box[1] + ui.preview.y0, ln.box[2], ln.box[3] + ui.preview.y0),
+            ln.text,
+            ln.score,
+        )
+        for ln in reader.read(preview)
+        if ln.score >= min_text_score and len(ln.text.strip()) >= 2
+    ]
+    local = [_to_local(ln, photo_box) for ln in lines]
+    local = [ln for ln in local if ln is not None]
+    image, gain = raw, 1.0
+    for cluster in line_clusters([ln.box for ln in local]):
+        image, g = unshade_subtitle(image, cluster)
+        gain = max(gain, g)
+    grid = grid_mask(image)
+    n_grid = _count_lines(grid)
+    result = CleanResult(raw=raw, photo_box=photo_box, lines=lines, shade_gain=gain)
+    result.grid_lines = n_grid
+    line_h = max([ln.box[3] - ln.box[1] for ln in local] or [frame.shape[0] * 0.05])
+    for attempt in range(retries + 1):
+        radius = max(1, round(text_dilate * line_h * (1 + attempt)))
+        mask = grid | text_mask(image, [ln.box for ln in local], radius)
+        clean = inpainter(image, mask)
+        residue = [
+            ln
+            for ln in reader.read(clean)
+            if ln.score >= min_text_score and len(ln.text.strip()) >= 2
+        ]
+        result.clean, result.attempts, result.residue = clean, attempt + 1, len(residue)
+        if not residue:
+            return result
+        local = local + [ln for ln in residue]
+    result.reason = "text_residue"
+    return result
+
+
+def line_clusters(
+    boxes: list[tuple[int, int, int, int]],
+) -> list[list[tuple[int, int, int, int]]]:
+    """Group text boxes into blocks: boxes whose vertical gap is under half a line height."""
+    clusters: list[list[tuple[int, int, int, int]]] = []
+    for box in sorted(boxes, key=lambda b: b[1]):
+        if clusters:
+            last = clusters[-1]
+            bottom = max(b[3] for b in last)
+            if box[1] - bottom < 0.5 * (box[3] - box[1]):
+                last.append(box)
+                continue
+        clusters.append([box])
+    return clusters
+
+
+def _to_local(line: TextLine, box: Box) -> TextLine | None:
+    """``line`` clipped to ``box`` in the box's coordinates, or ``None`` if outside it."""
+    x0, y0 = max(line.box[0], box.x0) - box.x0, max(line.box[1], box.y0) - box.y0
+    x1, y1 = min(line.box[2], box.x1) - box.x0, min(line.box[3], box.y1) - box.y0
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return TextLine((x0, y0, x1, y1), line.text, line.score)
+
+
+def text_mask(image: np.ndarray, boxes: list[tuple[int, int, int, int]], radius: int) -> np.ndarray:
+    """Bright text strokes inside ``boxes``, dilated by ``radius`` (covers the dark outline)."""
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    mask = np.zeros(gray.shape, bool)
+    h, w = gray.shape
+    for x0, y0, x1, y1 in boxes:
+        pad = max(1, (y1 - y0) // 6)
+        ys, xs = (
+            slice(max(0, y0 - pad), min(h, y1 + pad)),
+            slice(max(0, x0 - pad), min(w, x1 + pad)),
+        )
+        roi = gray[ys, xs]
+        if roi.size == 0:
+            continue
+        level = max(150.0, float(np.percentile(roi, 90)) * 0.8)
+        mask[ys, xs] |= roi >= level
+    if not mask.any():
+        return mask
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
+def unshade_subtitle(
+    image: np.ndarray, boxes: list[tuple[int, int, int, int]], min_step: float = 1.4
+) -> tuple[np.ndarray, float]:
+    """Undo a darkened subtitle box around ``boxes``: returns the image and the factor found.
+
+    Scanning outwards from the text lines, each edge of the box is the first row/column whose
+    median brightness steps up by at least ``min_step`` (the image border for the bottom, left
+    and right edges; the top edge must be found). The factor is the median ratio across the
+    top and bottom edges; 1.0 (nothing changed) when no box is found.
+    """
+    if not boxes:
+        return image, 1.0
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32) + 1.0
+    h, w = gray.shape
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    cols = slice(x0, x1)
+    row_med = np.median(gray[:, cols], axis=1)
+    reach = max(4, (y1 - y0))
+    top = _edge(row_med, y0, -1, reach, min_step)
+    bottom = _edge(row_med, y1 - 1, 1, reach, min_step)
+    if top is None:
+        return image, 1.0
+    bottom = h if bottom is None else bottom
+    band = slice(top, bottom)
+    col_med = np.median(gray[band], axis=0)
+    left = _edge(col_med, x0, -1, w, min_step)
+    right = _edge(col_med, x1 - 1, 1, w, min_step)
+    left = 0 if left is None else left
+    right = w if right is None else right
+    ratios = []
+    for inside, outside in ((top, top - 2), (bottom - 1, bottom + 1)):
+        if 0 <= outside < h and 0 <= inside < h:
+            a = gray[outside, left:right]
+            b = gray[inside, left:right]
+            ratios.append(float(np.median(a / b)))
+    if not ratios:
+        return image, 1.0
+    gain = float(np.median(ratios))
+    if gain < min_step:
+        return image, 1.0
+    out = image.copy()
+    roi = out[top:bottom, left:right].astype(np.float32) * gain
+    out[top:bottom, left:right] = np.clip(roi, 0, 255).astype(np.uint8)
+    return out, gain
+
+
+def _edge(profile: np.ndarray, start: int, step: int, reach: int, min_step: float) -> int | None:
+    """First index from ``start`` (moving by ``step``) where the next value jumps ``min_step``×.
+
+    Returns the boundary as an exclusive end (``step=1``) or inclusive start (``step=-1``).
+    """
+    n = len(profile)
+    i = start
+    for _ in range(reach):
+        j = i + step
+        if not 0 <= j < n:
+            return None
+        if profile[j] >= min_step * profile[i]:
+            return i + 1 if step > 0 else i
+        i = j
+    return None
+
+
+def grid_mask(image: np.ndarray, min_cover: float = 0.5, min_response: float = 8.0) -> np.ndarray:
+    """Thin bright straight lines spanning the image (rule-of-thirds guides), dilated by 1 px."""
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    h, w = gray.shape
+    mask = np.zeros((h, w), np.uint8)
+    margin = 3
+    # axis 0: vertical lines (a wide, flat kernel); axis 1: horizontal lines (a tall one)
+    for axis, ksize, extent in ((0, (7, 1), w), (1, (1, 7), h)):
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, ksize)
+        tophat = cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, kernel)
+        cover = (tophat > min_response).mean(axis=axis)
+        for i in np.flatnonzero(cover >= min_cover):
+            if not margin <= i < extent - margin:
+                continue
+            if axis == 0:
+                mask[:, max(0, i - 1) : i + 2] = 1
+            else:
+                mask[max(0, i - 1) : i + 2, :] = 1
+    return mask > 0
+
+
+def _count_lines(mask: np.ndarray) -> int:
+    """Number of separate full-length lines in a grid mask."""
+    cols = np.flatnonzero(mask.all(axis=0))
+    rows = np.flatnonzero(mask.all(axis=1))
+    return sum(int(len(x) > 0) + int(np.count_nonzero(np.diff(x) > 1)) for x in (cols, rows))

@@ -1,0 +1,335 @@
+"""Mining one video: decode, events, frame selection, overlay removal, narration, filters.
+
+:func:`mine_video` is a pure, picklable top-level function (a process-pool or Prefect task):
+it reads one video, writes that video's images under ``out_dir/images/<video_id>/`` and its
+cache entry ``out_dir/cache/<sha256>.json`` (atomically, last), and returns a
+:class:`VideoResult`. Failures of the whole video are returned as rejects, never raised.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from aesformer.config import MineConfig
+from aesformer.mining.decode import DecodedVideo, DecodeError, decode, read_frames
+from aesformer.mining.filters import filter_good
+from aesformer.mining.good_frames import select_good
+from aesformer.mining.inpaint import get_inpainter
+from aesformer.mining.narration import change_points, get_narrator, read_lines
+from aesformer.mining.ocr import get_reader
+from aesformer.mining.overlays import CleanResult, clean_viewfinder
+from aesformer.mining.poor_frames import select_poor
+from aesformer.mining.segments import (
+    CutDetector,
+    EventSpan,
+    Span,
+    find_events,
+    smooth,
+    transition_windows,
+)
+from aesformer.mining.ui import Box, content_box, detect_ui
+from aesformer.records import PairRecord, RejectRecord, atomic_write_text, pair_id
+from aesformer.scoring.aesthetic import get_scorer
+
+STAGE = "mine"
+
+
+@dataclass
+class VideoResult:
+    """Everything mined from one video (also its cache entry)."""
+
+    video_id: str
+    sha256: str
+    source: str
+    pairs: list[PairRecord] = field(default_factory=list)
+    rejects: list[RejectRecord] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+    failed: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "video_id": self.video_id,
+                "sha256": self.sha256,
+                "source": self.source,
+                "pairs": [p.model_dump(mode="json") for p in self.pairs],
+                "rejects": [r.model_dump(mode="json") for r in self.rejects],
+                "report": self.report,
+                "failed": self.failed,
+            },
+            indent=1,
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> VideoResult:
+        d = json.loads(text)
+        return cls(
+            video_id=d["video_id"],
+            sha256=d["sha256"],
+            source=d["source"],
+            pairs=[PairRecord.model_validate(p) for p in d["pairs"]],
+            rejects=[RejectRecord.model_validate(r) for r in d["rejects"]],
+            report=d["report"],
+            failed=d["failed"],
+        )
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def add(self, step: str, t0: float) -> float:
+        now = time.perf_counter()
+        self.seconds[step] = self.seconds.get(step, 0.0) + now - t0
+        return now
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Atomically write ``image`` as PNG (temporary file in the same folder, then rename)."""
+    ok, buf = cv2.imencode(".png", image)
+    if not ok:
+        raise ValueError(f"cannot encode {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_bytes(buf.tobytes())
+    tmp.replace(path)
+
+
+def cache_path(out_dir: Path, sha256: str) -> Path:
+    return out_dir / "cache" / f"{sha256}.json"
+
+
+def mine_video(
+    cfg: MineConfig, video_path: Path, video_id: str, sha256: str, out_dir: Path
+) -> VideoResult:
+    """Mine one video (see the module docstring); never raises for a bad video."""
+    result = VideoResult(video_id, sha256, str(video_path))
+    timer = _Timer()
+    t0 = time.perf_counter()
+    try:
+        probe = cv2.VideoCapture(str(video_path))
+        fps = probe.get(cv2.CAP_PROP_FPS) or 25.0
+        probe.release()
+        cuts = CutDetector(
+            fps if 0 < fps < 1000 else 25.0, cfg.content_threshold, cfg.histogram_threshold
+        )
+        video = decode(video_path, cfg.analysis_width, cfg.sample_fps, on_frame=cuts)
+    except DecodeError as exc:
+        result.failed = True
+        result.rejects.append(_reject(result, exc.reason, exc.detail))
+        result.report = {"seconds": {"decode": time.perf_counter() - t0}, "failed": exc.reason}
+        return result
+    t0 = timer.add("decode", t0)
+    ui = {i: detect_ui(f) is not None for i, f in video.samples.items()}
+    windows = transition_windows(video, cfg.fade_diff, cfg.fade_residual)
+    events = find_events(video, ui, cuts.cuts, windows, cfg.min_viewfinder_samples)
+    t0 = timer.add("segments", t0)
+    result.report = {
+        "frames": video.info.n_frames,
+        "declared_frames": video.info.declared_frames,
+        "fps": video.info.fps,
+        "width": video.info.width,
+        "height": video.info.height,
+        "rotation_deg": video.info.rotation_deg,
+        "cuts": len(cuts.cuts),
+        "transitions": len(windows),
+        "events": len(events),
+        "viewfinder_samples": int(sum(ui.values())),
+    }
+    if not events:
+        result.rejects.append(_reject(result, "no_events", "no viewfinder run followed by a photo"))
+    for event in events:
+        _mine_event(cfg, video_path, video, event, ui, windows, result, out_dir, timer)
+    result.report["pairs"] = len(result.pairs)
+    result.report["rejects"] = len(result.rejects)
+    result.report["seconds"] = timer.seconds
+    atomic_write_text(cache_path(out_dir, sha256), result.to_json())
+    return result
+
+
+def _mine_event(
+    cfg: MineConfig,
+    path: Path,
+    video: DecodedVideo,
+    event: EventSpan,
+    ui: dict[int, bool],
+    windows: list[Span],
+    result: VideoResult,
+    out_dir: Path,
+    timer: _Timer,
+) -> None:
+    fps = video.info.fps
+    t0 = time.perf_counter()
+    good = select_good(video, event, ui, cfg.still_diff, cfg.min_good_hold_s)
+    poor = select_poor(video, event, cfg.still_diff, cfg.min_poor_hold_s)
+    t0 = timer.add("select", t0)
+    if good is None or poor is None:
+        reason = "no_good_frame" if good is None else "no_poor_frame"
+        t = (event.good.start if good is None else event.viewfinder.start) / fps
+        result.rejects.append(_reject(result, reason, "", event.index, t))
+        return
+    frames = read_frames(path, [good.index, poor.index], video.samples)
+    t0 = timer.add("read_frames", t0)
+    if good.index not in frames or poor.index not in frames:
+        result.rejects.append(
+            _reject(result, "unreadable_frame", "", event.index, good.index / fps)
+        )
+        return
+    reader = get_reader(cfg.ocr_backend, cfg.ocr_side_len)
+    inpainter = get_inpainter(cfg.inpaint_backend, cfg.inpaint_radius)
+    clean = clean_viewfinder(
+        frames[poor.index],
+        reader,
+        inpainter,
+        cfg.overlay_retries,
+        cfg.text_dilate,
+        cfg.min_text_score,
+    )
+    t0 = timer.add("overlays", t0)
+    good_time, poor_time = good.index / fps, poor.index / fps
+    pid = pair_id(result.sha256, good_time)
+    if clean.reason is not None or clean.clean is None or clean.raw is None:
+        result.rejects.append(
+            _reject(
+                result,
+                clean.reason or "no_camera_ui",
+                f"after {clean.attempts} attempts",
+                event.index,
+                poor_time,
+                pid,
+            )
+        )
+        return
+    narration = _narration(cfg, path, video, event, clean, reader)
+    t0 = timer.add("narration", t0)
+    good_frame = frames[good.index]
+    good_img = content_box(good_frame).crop(good_frame)
+    diff = float(smooth(video.diff)[good.index])
+    in_transition = any(good.index in w for w in windows)
+    scorer = get_scorer(cfg.aesthetic_scorer, cfg.aesthetic_weights)
+    verdict = filter_good(
+        good_img, cfg, scorer, diff, in_transition, _last_preview(video, event, ui)
+    )
+    t0 = timer.add("filters", t0)
+    if verdict.reason is not None:
+        result.rejects.append(
+            _reject(
+                result,
+                verdict.reason,
+                json.dumps(verdict.scores, sort_keys=True),
+                event.index,
+                good_time,
+                pid,
+            )
+        )
+        return
+    rel = Path("images") / result.video_id
+    names = {k: rel / f"{pid}_{k}.png" for k in ("poor", "poor_raw", "good")}
+    write_png(out_dir / names["poor"], clean.clean)
+    write_png(out_dir / names["poor_raw"], clean.raw)
+    write_png(out_dir / names["good"], good_img)
+    scores = dict(verdict.scores)
+    scores.update(
+        shade_gain=clean.shade_gain,
+        grid_lines=float(clean.grid_lines),
+        overlay_attempts=float(clean.attempts),
+        good_sharpness_sample=good.sharpness,
+        good_hold_s=len(good.hold) / fps,
+        poor_hold_s=len(poor.hold) / fps,
+    )
+    checks = dict(verdict.checks)
+    checks["overlays_removed"] = clean.residue == 0
+    result.pairs.append(
+        PairRecord(
+            pair_id=pid,
+            video_id=result.video_id,
+            video_sha256=result.sha256,
+            event_index=event.index,
+            poor_time_s=round(poor_time, 6),
+            good_time_s=round(good_time, 6),
+            poor_image=names["poor"].as_posix(),
+            good_image=names["good"].as_posix(),
+            poor_raw_image=names["poor_raw"].as_posix(),
+            narration=narration,
+            scores=scores,
+            checks=checks,
+        )
+    )
+    timer.add("write", t0)
+
+
+def _narration(
+    cfg: MineConfig,
+    path: Path,
+    video: DecodedVideo,
+    event: EventSpan,
+    clean: CleanResult,
+    reader: Any,
+) -> str:
+    """The event's narration text (subtitles by OCR, or ASR when configured)."""
+    fps = video.info.fps
+    if cfg.narration_backend == "asr":
+        return get_narrator(cfg.asr_model).transcribe(
+            path, event.viewfinder.start / fps, event.viewfinder.end / fps
+        )
+    band = _subtitle_band(video, clean)
+    s = video.scale
+    idx = [i for i in video.sample_indices() if i in event.viewfinder]
+    small = [Box(*(round(v * s) for v in band.as_list())).crop(video.samples[i]) for i in idx]
+    picks = [idx[k] for k in change_points(small)]
+    if not picks:
+        return ""
+    frames = read_frames(path, picks, video.samples)
+    return " ".join(
+        read_lines(reader, [band.crop(frames[i]) for i in picks if i in frames], cfg.min_text_score)
+    )
+
+
+def _subtitle_band(video: DecodedVideo, clean: CleanResult) -> Box:
+    """Full-resolution rows holding the subtitle (room for one more line above it)."""
+    w, h = video.info.width, video.info.height
+    if clean.lines:
+        y0 = min(ln.box[1] for ln in clean.lines)
+        y1 = max(ln.box[3] for ln in clean.lines)
+        lh = max(ln.box[3] - ln.box[1] for ln in clean.lines)
+        return Box(0, max(0, round(y0 - 1.8 * lh)), w, min(h, round(y1 + 0.5 * lh)))
+    box = clean.photo_box or Box(0, 0, w, h)
+    return Box(0, box.y0 + box.h * 6 // 10, w, box.y1)
+
+
+def _last_preview(video: DecodedVideo, event: EventSpan, ui: dict[int, bool]) -> np.ndarray | None:
+    """The photo part of the last viewfinder sample before the cut (analysis size)."""
+    for i in reversed([i for i in video.sample_indices() if i in event.viewfinder and ui[i]]):
+        found = detect_ui(video.samples[i])
+        if found is not None:
+            preview = found.preview.crop(video.samples[i])
+            return content_box(preview).crop(preview)
+    return None
+
+
+def _reject(
+    result: VideoResult,
+    reason: str,
+    detail: str,
+    event_index: int | None = None,
+    time_s: float | None = None,
+    pid: str | None = None,
+) -> RejectRecord:
+    return RejectRecord(
+        stage=STAGE,
+        reason=reason,
+        video_id=result.video_id,
+        source=result.source,
+        event_index=event_index,
+        time_s=None if time_s is None else round(time_s, 6),
+        pair_id=pid,
+        detail=detail,
+    )

@@ -1,0 +1,36 @@
+"""OCR backends: RapidOCR reads rendered text; the registry and the guarded PaddleOCR."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import cv2
+import numpy as np
+import pytest
+
+from aesformer.mining.ocr import get_reader
+
+pytestmark = pytest.mark.unit
+
+
+def test_rapidocr_reads_a_subtitle_and_is_cached():
+    img = np.full((80, 640, 3), 40, np.uint8)
+    cv2.putText(img, "level the horizon", (60, 55), cv2.FONT_HERSHEY_DUPLEX, 1.2, (250,) * 3, 2)
+    reader = get_reader("rapidocr", 960)
+    assert reader is get_reader("rapidocr", 960)
+    lines = reader.read(img)
+    assert len(lines) == 1 and lines[0].text.replace(" ", "") == "levelthehorizon"
+    x0, y0, x1, y1 = lines[0].box
+    assert 40 <= x0 < 80 and x1 > 300 and 0 <= y0 < y1 <= 80
+    assert reader.read(np.zeros((4, 4, 3), np.uint8)) == []
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="unknown OCR backend"):
+        get_reader("tesseract", 960)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("paddleocr") is not None, reason="paddle installed")
+def test_paddleocr_missing_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="paddleocr is not installed"):
+        get_reader("paddleocr", 961)
