@@ -62,6 +62,7 @@ class DecodedVideo:
     thumbs: np.ndarray  # (n, th, tw) uint8 gray thumbnails
     samples: dict[int, np.ndarray] = field(default_factory=dict)  # index -> analysis BGR
     scale: float = 1.0  # analysis pixels per full-resolution pixel
+    fine: dict[int, np.ndarray] = field(default_factory=dict)  # index -> gray, fine_width wide
 
     def sample_indices(self) -> list[int]:
         return sorted(self.samples)
@@ -113,6 +114,7 @@ def decode(
     sample_fps: float,
     thumb_width: int = 64,
     on_frame: FrameCallback | None = None,
+    fine_width: int = 640,
 ) -> DecodedVideo:
     """Decode ``path`` once; see the module docstring for what is kept."""
     cap = open_capture(path)
@@ -134,6 +136,8 @@ def decode(
         lumas: list[float] = []
         thumbs: list[np.ndarray] = []
         samples: dict[int, np.ndarray] = {}
+        fine: dict[int, np.ndarray] = {}
+        fw, fh = analysis_size(width, height, fine_width)
         prev: np.ndarray | None = None
         index, next_sample = 0, 0.0
         while ok:
@@ -149,6 +153,7 @@ def decode(
             thumbs.append(cv2.resize(gray, (tw, th), interpolation=cv2.INTER_AREA))
             if index >= next_sample - 1e-6:
                 samples[index] = small
+                fine[index] = cv2.cvtColor(downscale(frame, (fw, fh)), cv2.COLOR_BGR2GRAY)
                 next_sample += step
             if on_frame is not None:
                 on_frame(index, small)
@@ -170,6 +175,7 @@ def decode(
         thumbs=np.stack(thumbs),
         samples=samples,
         scale=aw / width,
+        fine=fine,
     )
 
 

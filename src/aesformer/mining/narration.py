@@ -23,9 +23,15 @@ from aesformer.mining.ocr import TextReader
 
 
 def text_signature(band: np.ndarray, size: tuple[int, int] = (96, 16)) -> np.ndarray:
-    """Binary pattern of bright, unsaturated pixels (subtitle text) on a coarse grid."""
+    """Binary pattern of subtitle strokes on a coarse grid: bright thin strokes standing out
+    from their surround (a white top-hat), whatever their colour (white on a dark box, yellow
+    with a dark outline)."""
     hsv = cv2.cvtColor(band, cv2.COLOR_BGR2HSV)
-    text = ((hsv[..., 2] > 190) & (hsv[..., 1] < 60)).astype(np.float32)
+    value = hsv[..., 2]
+    k = max(3, band.shape[0] // 6) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    tophat = cv2.morphologyEx(value, cv2.MORPH_TOPHAT, kernel)
+    text = ((value > 190) & (tophat > 60)).astype(np.float32)
     return cv2.resize(text, size, interpolation=cv2.INTER_AREA) > 0.2
 
 

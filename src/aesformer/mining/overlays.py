@@ -48,8 +48,13 @@ def clean_viewfinder(
     retries: int,
     text_dilate: float,
     min_text_score: float,
+    static_mask: np.ndarray | None = None,
 ) -> CleanResult:
-    """Crop ``frame`` (full resolution) to the photo and remove the overlays on it."""
+    """Crop ``frame`` (full resolution) to the photo and remove the overlays on it.
+
+    ``static_mask`` (any size, resized to the frame) marks the overlays found by
+    :func:`static_overlay_mask`; they are inpainted with the text and grid lines.
+    """
     ui = detect_ui(frame)
     if ui is None:
         return CleanResult(reason="no_camera_ui")
@@ -76,6 +81,8 @@ def clean_viewfinder(
         gain = max(gain, g)
     grid = grid_mask(image)
     n_grid = _count_lines(grid)
+    if static_mask is not None:
+        grid = grid | photo_box.crop(_to_frame(static_mask, frame.shape[:2]))
     result = CleanResult(raw=raw, photo_box=photo_box, lines=lines, shade_gain=gain)
     result.grid_lines = n_grid
     line_h = max([ln.box[3] - ln.box[1] for ln in local] or [frame.shape[0] * 0.05])
@@ -94,6 +101,15 @@ def clean_viewfinder(
         local = local + [ln for ln in residue]
     result.reason = "text_residue"
     return result
+
+
+def _to_frame(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``mask`` resized to ``shape`` and dilated by the resize factor (covers the rounding)."""
+    h, w = shape
+    up = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+    r = max(1, round(w / mask.shape[1]))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.dilate(up, kernel) > 0
 
 
 def line_clusters(
@@ -233,3 +249,36 @@ def _count_lines(mask: np.ndarray) -> int:
     cols = np.flatnonzero(mask.all(axis=0))
     rows = np.flatnonzero(mask.all(axis=1))
     return sum(int(len(x) > 0) + int(np.count_nonzero(np.diff(x) > 1)) for x in (cols, rows))
+
+
+def static_overlay_mask(
+    frames: list[np.ndarray],
+    tol: float = 12.0,
+    min_agree: float = 0.8,
+    min_contrast: float = 20.0,
+    window: float = 0.065,
+    max_frames: int = 40,
+) -> np.ndarray | None:
+    """Overlays drawn over the preview: structures fixed in frame coordinates while the
+    content under them changes (crosshair, focus brackets, level line, zoom chips, grid).
+
+    ``frames`` are same-size gray (or BGR) viewfinder frames of one video, from all its
+    viewfinder runs (the more runs, the less a subject that happens to stay put is mistaken for
+    an overlay). A pixel is an overlay pixel when it is within ``tol`` of its temporal median in
+    at least ``min_agree`` of the frames (static) and that median image differs there from its
+    own spatial median over ``window`` of the frame width by more than ``min_contrast``
+    (a thin line or small glyph, not the inside of a flat region). Chrome and letterbox bars
+    are static too but lie outside the photo crop. ``None`` with fewer than 3 frames.
+    """
+    frames = [f for f in frames if f.shape[:2] == frames[0].shape[:2]] if frames else []
+    if len(frames) < 3:
+        return None
+    if len(frames) > max_frames:
+        frames = [frames[round(k)] for k in np.linspace(0, len(frames) - 1, max_frames)]
+    stack = np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) if f.ndim == 3 else f for f in frames])
+    med = np.median(stack, axis=0).astype(np.uint8)
+    agree = (np.abs(stack.astype(np.int16) - med.astype(np.int16)) <= tol).mean(axis=0)
+    k = max(5, int(window * med.shape[1]) | 1)
+    contrast = np.abs(med.astype(np.int16) - cv2.medianBlur(med, k).astype(np.int16))
+    mask = (agree >= min_agree) & (contrast > min_contrast)
+    return mask

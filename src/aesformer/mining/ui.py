@@ -71,38 +71,51 @@ class CameraUI:
 def find_shutter(
     frame: np.ndarray, min_radius: float = 0.025, max_radius: float = 0.15
 ) -> Shutter | None:
-    """The shutter button of ``frame`` (BGR), or ``None``; radii are fractions of min(h, w)."""
+    """The shutter button of ``frame`` (BGR), or ``None``; radii are fractions of min(h, w).
+
+    Bright blobs (on a dark bar) and dark blobs (on a light bar) are both candidates; a blob
+    counts by its outer contour, so a filled disc and a ring (whatever its centre holds) are
+    found alike.
+    """
     gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     h, w = gray.shape
     side = min(h, w)
-    _, bright = cv2.threshold(gray, 200, 255, cv2.THRESH_BINARY)
-    contours, _ = cv2.findContours(bright, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     best: Shutter | None = None
-    for c in contours:
-        (cx, cy), r = cv2.minEnclosingCircle(c)
-        if not min_radius * side <= r <= max_radius * side:
-            continue
-        if cv2.contourArea(c) < 0.7 * np.pi * r * r:
-            continue
-        level = _annulus_level(gray, cx, cy, r)
-        if level is None:
-            continue
-        if best is None or r > best.r:
-            best = Shutter(cx, cy, r, level)
+    for binary in (gray >= 200, gray <= 80):
+        mask = binary.astype(np.uint8)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        for c in contours:
+            (cx, cy), r = cv2.minEnclosingCircle(c)
+            if not min_radius * side <= r <= max_radius * side:
+                continue
+            # near-circular outline (contour areas run ~1 px inside the enclosing circle)
+            if cv2.contourArea(c) < 0.85 * np.pi * max(r - 1.0, 1.0) ** 2:
+                continue
+            x, y, bw, bh = cv2.boundingRect(c)
+            if min(bw, bh) < 2 * r - max(3.0, 0.1 * r):  # as wide as tall: a disc, not a blob
+                continue
+            blob = gray[y : y + bh, x : x + bw][mask[y : y + bh, x : x + bw] > 0]
+            level = _annulus_level(gray, cx, cy, r)
+            if level is None or blob.size == 0 or abs(float(np.median(blob)) - level) < 60:
+                continue
+            if best is None or r > best.r:
+                best = Shutter(cx, cy, r, level)
     return best
 
 
 def _annulus_level(gray: np.ndarray, cx: float, cy: float, r: float) -> float | None:
-    """Median of a ring just outside the blob if that ring is uniform and not bright."""
+    """Median of a ring just outside the blob if that ring is uniform (the bar's colour)."""
     h, w = gray.shape
-    yy, xx = np.ogrid[:h, :w]
+    x0, x1 = max(0, int(cx - 1.6 * r)), min(w, int(cx + 1.6 * r) + 1)
+    y0, y1 = max(0, int(cy - 1.6 * r)), min(h, int(cy + 1.6 * r) + 1)
+    yy, xx = np.ogrid[y0:y1, x0:x1]
     d2 = (xx - cx) ** 2 + (yy - cy) ** 2
-    ring = gray[(d2 >= (1.2 * r) ** 2) & (d2 <= (1.5 * r) ** 2)]
+    ring = gray[y0:y1, x0:x1][(d2 >= (1.2 * r) ** 2) & (d2 <= (1.5 * r) ** 2)]
     if ring.size < 8:
         return None
     level = float(np.median(ring))
     spread = float(np.percentile(np.abs(ring.astype(np.float32) - level), 80))
-    if level > 120 or spread > 12:
+    if spread > 12:
         return None
     return level
 
@@ -117,30 +130,47 @@ def bar_rows(gray: np.ndarray, level: float, tol: float = 10.0) -> np.ndarray:
 def detect_ui(frame: np.ndarray, min_bar: float = 0.04) -> CameraUI | None:
     """The camera UI of ``frame`` or ``None`` when the frame is not a viewfinder frame.
 
-    A viewfinder frame has a shutter lying inside a chrome bar at the top or bottom that is at
-    least ``min_bar`` of the height, and a preview area between the bars taller than a third
-    of the frame.
+    A viewfinder frame has a shutter lying inside a chrome bar along one side of the frame
+    (top, bottom, left or right: the side nearest the shutter) that is at least ``min_bar`` of
+    that dimension. Bars of the same colour along the other sides (a status bar) are cut off
+    too; the preview area left must be larger than a third of the frame in both directions.
     """
     shutter = find_shutter(frame)
     if shutter is None:
         return None
-    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    h = gray.shape[0]
+    gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    h, w = gray.shape
     rows = bar_rows(gray, shutter.bar_level)
-    top = _leading(rows)
-    bottom = _leading(rows[::-1])
-    # rows covered by the shutter itself are bar rows even if its disc dominates them
-    if shutter.cy > h / 2:
-        bottom = max(bottom, h - int(shutter.cy - 1.3 * shutter.r))
-        if bottom < min_bar * h or h - bottom - top < h / 3:
-            return None
-    else:
-        top = max(top, int(shutter.cy + 1.3 * shutter.r))
-        if top < min_bar * h or h - bottom - top < h / 3:
-            return None
-    if not _bar_is_solid(rows, top, bottom, h):
+    cols = bar_rows(gray.T, shutter.bar_level)
+    bars = {
+        "top": _leading(rows),
+        "bottom": _leading(rows[::-1]),
+        "left": _leading(cols),
+        "right": _leading(cols[::-1]),
+    }
+    cx, cy, r = shutter.cx, shutter.cy, shutter.r
+    reach = {"top": cy / h, "bottom": (h - cy) / h, "left": cx / w, "right": (w - cx) / w}
+    side = min(reach, key=lambda k: reach[k])
+    # the pixels covered by the shutter itself belong to its bar even if the disc fills them
+    cover = {
+        "top": int(cy + 1.3 * r),
+        "bottom": h - int(cy - 1.3 * r),
+        "left": int(cx + 1.3 * r),
+        "right": w - int(cx - 1.3 * r),
+    }[side]
+    bars[side] = max(bars[side], cover)
+    extent = h if side in ("top", "bottom") else w
+    if bars[side] < min_bar * extent:
         return None
-    return CameraUI(shutter, Box(0, top, gray.shape[1], h - bottom))
+    preview = Box(bars["left"], bars["top"], w - bars["right"], h - bars["bottom"])
+    if preview.h < h / 3 or preview.w < w / 3:
+        return None
+    if not (
+        _bar_is_solid(rows, bars["top"], bars["bottom"])
+        and _bar_is_solid(cols, bars["left"], bars["right"])
+    ):
+        return None
+    return CameraUI(shutter, preview)
 
 
 def _leading(flags: np.ndarray) -> int:
@@ -156,10 +186,10 @@ def _leading(flags: np.ndarray) -> int:
     return end
 
 
-def _bar_is_solid(rows: np.ndarray, top: int, bottom: int, h: int) -> bool:
-    """At least half of the rows claimed as bars really look like bar rows."""
-    claimed = np.concatenate([rows[:top], rows[h - bottom :]])
-    return claimed.size > 0 and claimed.mean() >= 0.5
+def _bar_is_solid(rows: np.ndarray, first: int, last: int) -> bool:
+    """At least half of the rows (columns) claimed as bars really look like bar rows."""
+    claimed = np.concatenate([rows[:first], rows[len(rows) - last :]])
+    return claimed.size == 0 or claimed.mean() >= 0.5
 
 
 def content_box(image: np.ndarray, black: float = 12.0, min_fraction: float = 0.5) -> Box:

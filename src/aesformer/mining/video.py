@@ -24,7 +24,7 @@ from aesformer.mining.good_frames import select_good
 from aesformer.mining.inpaint import get_inpainter
 from aesformer.mining.narration import change_points, get_narrator, read_lines
 from aesformer.mining.ocr import get_reader
-from aesformer.mining.overlays import CleanResult, clean_viewfinder
+from aesformer.mining.overlays import CleanResult, clean_viewfinder, static_overlay_mask
 from aesformer.mining.poor_frames import select_poor
 from aesformer.mining.segments import (
     CutDetector,
@@ -146,8 +146,13 @@ def mine_video(
     }
     if not events:
         result.rejects.append(_reject(result, "no_events", "no viewfinder run followed by a photo"))
+    t0 = time.perf_counter()
+    static = static_overlay_mask(
+        [video.fine[i] for i in video.sample_indices() if ui[i] and i in video.fine]
+    )
+    timer.add("overlays", t0)
     for event in events:
-        _mine_event(cfg, video_path, video, event, ui, windows, result, out_dir, timer)
+        _mine_event(cfg, video_path, video, event, ui, windows, result, out_dir, timer, static)
     result.report["pairs"] = len(result.pairs)
     result.report["rejects"] = len(result.rejects)
     result.report["seconds"] = timer.seconds
@@ -165,6 +170,7 @@ def _mine_event(
     result: VideoResult,
     out_dir: Path,
     timer: _Timer,
+    static: np.ndarray | None = None,
 ) -> None:
     fps = video.info.fps
     t0 = time.perf_counter()
@@ -192,6 +198,7 @@ def _mine_event(
         cfg.overlay_retries,
         cfg.text_dilate,
         cfg.min_text_score,
+        static,
     )
     t0 = timer.add("overlays", t0)
     good_time, poor_time = good.index / fps, poor.index / fps

@@ -1,0 +1,241 @@
+"""``mine-eval``: score mined pairs (``DIR/pairs.jsonl``) against the corpus ground truth.
+
+Metrics (see ``docs/align.md`` section "mine-eval"):
+
+- **precision** — right pairs / pairs. A pair is *right* when its ``good_time_s`` lies in the
+  ``good`` interval of an event and its ``poor_time_s`` in the ``viewfinder`` interval of the
+  same event (half-open intervals, seconds).
+- **recall** — events with at least one right pair / all events of the mined videos. The mined
+  videos are those named by a pair or by a reject in ``DIR/rejects.jsonl``.
+- **overlay residue** — OCR text boxes found on the cleaned poor images (target 0).
+- **SSIM** — cleaned poor image vs the truth's clean poor photo (resized to the cleaned image's
+  size, grayscale), over the right pairs.
+
+Pairs are mapped to videos by ``video_sha256`` (manifest ``sha256``), falling back to
+``video_id``; a pair of an unknown video counts as wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from skimage.metrics import structural_similarity
+
+from aesformer.corpus import EventTruth, VideoTruth, load_truth, read_manifest
+from aesformer.errors import InputError
+from aesformer.records import PairRecord, RejectRecord, atomic_write_text, read_jsonl
+
+#: Targets of the mining stage.
+TARGET_PRECISION = 0.95
+TARGET_RECALL = 0.90
+TARGET_RESIDUE = 0
+TARGET_SSIM = 0.85
+#: RapidOCR settings: detect on the image downscaled to at most 960 px on its long side.
+OCR_PARAMS = {"Det.limit_type": "max", "Det.limit_side_len": 960}
+UNKNOWN_VIDEO = "<unknown>"
+
+#: Counts text boxes in a BGR image.
+TextCounter = Callable[[np.ndarray], int]
+
+
+def rapidocr_counter() -> TextCounter:
+    """A :data:`TextCounter` backed by one RapidOCR engine (created here, reused per call)."""
+    from rapidocr import RapidOCR
+
+    engine = RapidOCR(params=OCR_PARAMS)
+
+    def count(image: np.ndarray) -> int:
+        boxes = engine(image).boxes
+        return 0 if boxes is None else len(boxes)
+
+    return count
+
+
+@dataclass
+class _VideoTally:
+    events: int
+    pairs: int = 0
+    right: int = 0
+    found: set[int] = field(default_factory=set)
+    residue: int = 0
+    ssim: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "pairs": self.pairs,
+            "right_pairs": self.right,
+            "events": self.events,
+            "events_found": len(self.found),
+            "precision": _ratio(self.right, self.pairs),
+            "recall": _ratio(len(self.found), self.events),
+            "overlay_residue": self.residue,
+            "ssim_mean": _mean(self.ssim),
+        }
+
+
+def matching_event(truth: VideoTruth, poor_time_s: float, good_time_s: float) -> int | None:
+    """Index of the event whose good interval holds ``good_time_s`` and whose viewfinder
+    interval holds ``poor_time_s``; ``None`` when there is none."""
+    for event in truth.events:
+        if _inside(good_time_s, event.good.start_s, event.good.end_s) and _inside(
+            poor_time_s, event.viewfinder.start_s, event.viewfinder.end_s
+        ):
+            return event.index
+    return None
+
+
+def evaluate(
+    pairs_dir: Path,
+    truth_dir: Path,
+    *,
+    ocr: TextCounter | None = None,
+    targets: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Score ``pairs_dir/pairs.jsonl`` against the corpus in ``truth_dir``.
+
+    ``ocr`` counts text boxes (default: :func:`rapidocr_counter`); ``targets`` overrides
+    :func:`default_targets` keys. Returns overall metrics, ``videos`` (per-video breakdown)
+    and ``passes_targets``.
+    """
+    pairs_dir, truth_dir = Path(pairs_dir), Path(truth_dir)
+    pairs = list(read_jsonl(pairs_dir / "pairs.jsonl", PairRecord))
+    manifest = read_manifest(truth_dir / "manifest.jsonl")
+    by_sha = {m.sha256: m.video_id for m in manifest}
+    known = {m.video_id for m in manifest}
+    count_text = ocr or rapidocr_counter()
+
+    mined = {_video_of(p, by_sha, known) for p in pairs} | _rejected_videos(pairs_dir, known)
+    mined.discard(UNKNOWN_VIDEO)
+    truths = {vid: load_truth(truth_dir / "truth" / f"{vid}.json") for vid in sorted(mined)}
+    tallies = {vid: _VideoTally(events=len(t.events)) for vid, t in truths.items()}
+
+    unknown = 0
+    for pair in pairs:
+        vid = _video_of(pair, by_sha, known)
+        cleaned = _read_image(pairs_dir / pair.poor_image)
+        if vid == UNKNOWN_VIDEO:
+            unknown += 1
+            continue
+        tally = tallies[vid]
+        tally.pairs += 1
+        tally.residue += count_text(cleaned)
+        index = matching_event(truths[vid], pair.poor_time_s, pair.good_time_s)
+        if index is None:
+            continue
+        tally.right += 1
+        tally.found.add(index)
+        event = truths[vid].events[index]
+        tally.ssim.append(poor_ssim(cleaned, truth_dir, event))
+
+    return _summarise(tallies, unknown, {**default_targets(), **(targets or {})})
+
+
+def default_targets() -> dict[str, float]:
+    """The mining targets: precision, recall (minimums), residue (maximum), SSIM (minimum)."""
+    return {
+        "precision": TARGET_PRECISION,
+        "recall": TARGET_RECALL,
+        "overlay_residue": TARGET_RESIDUE,
+        "ssim_mean": TARGET_SSIM,
+    }
+
+
+def poor_ssim(cleaned: np.ndarray, truth_dir: Path, event: EventTruth) -> float:
+    """Grayscale SSIM of ``cleaned`` and the event's clean poor photo resized to its size."""
+    clean = _read_image(truth_dir / event.poor_clean_image)
+    h, w = cleaned.shape[:2]
+    clean = cv2.resize(clean, (w, h), interpolation=cv2.INTER_AREA)
+    a = cv2.cvtColor(cleaned, cv2.COLOR_BGR2GRAY)
+    b = cv2.cvtColor(clean, cv2.COLOR_BGR2GRAY)
+    win = min(7, h, w)
+    win -= 1 - win % 2  # odd, at most the image side
+    return float(structural_similarity(a, b, data_range=255, win_size=max(3, win)))
+
+
+def write_metrics(metrics: dict[str, Any], path: Path) -> None:
+    """Write ``metrics`` as a DVC metrics file (JSON; booleans as 0/1, per-video nested)."""
+
+    def numeric(value: Any) -> Any:
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, dict):
+            return {k: numeric(v) for k, v in value.items()}
+        return value
+
+    atomic_write_text(path, json.dumps(numeric(metrics), indent=2, sort_keys=True) + "\n")
+
+
+def _summarise(
+    tallies: dict[str, _VideoTally], unknown: int, targets: dict[str, float]
+) -> dict[str, Any]:
+    pairs = sum(t.pairs for t in tallies.values()) + unknown
+    right = sum(t.right for t in tallies.values())
+    events = sum(t.events for t in tallies.values())
+    found = sum(len(t.found) for t in tallies.values())
+    ssims = [s for t in tallies.values() for s in t.ssim]
+    residue = sum(t.residue for t in tallies.values())
+    overall = {
+        "pairs": pairs,
+        "right_pairs": right,
+        "unknown_video_pairs": unknown,
+        "videos": len(tallies),
+        "events": events,
+        "events_found": found,
+        "precision": _ratio(right, pairs),
+        "recall": _ratio(found, events),
+        "overlay_residue": residue,
+        "ssim_mean": _mean(ssims),
+        "ssim_min": min(ssims) if ssims else 0.0,
+    }
+    passes = {
+        "precision": overall["precision"] >= targets["precision"],
+        "recall": overall["recall"] >= targets["recall"],
+        "overlay_residue": residue <= targets["overlay_residue"],
+        "ssim_mean": bool(ssims) and overall["ssim_mean"] >= targets["ssim_mean"],
+    }
+    passes["all"] = all(passes.values())
+    return {
+        **overall,
+        "per_video": {vid: t.as_dict() for vid, t in tallies.items()},
+        "targets": targets,
+        "passes_targets": passes,
+    }
+
+
+def _video_of(pair: PairRecord, by_sha: dict[str, str], known: set[str]) -> str:
+    if pair.video_sha256 in by_sha:
+        return by_sha[pair.video_sha256]
+    return pair.video_id if pair.video_id in known else UNKNOWN_VIDEO
+
+
+def _rejected_videos(pairs_dir: Path, known: set[str]) -> set[str]:
+    path = pairs_dir / "rejects.jsonl"
+    if not path.is_file():
+        return set()
+    return {r.video_id for r in read_jsonl(path, RejectRecord) if r.video_id in known}
+
+
+def _read_image(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"{path}: cannot read image")
+    return image
+
+
+def _inside(t: float, start: float, end: float) -> bool:
+    return start <= t < end
+
+
+def _ratio(num: int, den: int) -> float:
+    return num / den if den else 0.0
+
+
+def _mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return float(np.mean(values)) if values else 0.0
