@@ -129,7 +129,9 @@ class MineConfig(Section):
         0.05, gt=0, le=1, description="PySceneDetect HistogramDetector cut threshold"
     )
     still_diff: float = Field(
-        0.35, gt=0, description="max smoothed mean |frame difference| (gray levels) of a still frame"
+        0.35,
+        gt=0,
+        description="max smoothed mean |frame difference| (gray levels) of a still frame",
     )
     fade_diff: float = Field(
         2.0, gt=0, description="min smoothed frame difference of a fade/dissolve frame"
@@ -188,7 +190,55 @@ class MineConfig(Section):
 class AlignConfig(Section):
     """Pair alignment checks: same scene, same person, no new objects (``aesformer align``)."""
 
-    min_scene_inlier_ratio: float = Field(0.3, ge=0, le=1)
+    analysis_long_side: int = Field(
+        320, ge=64, le=2048, description="images are downscaled to this longer side for the checks"
+    )
+    max_features: int = Field(3000, ge=100, le=100_000, description="SIFT keypoints per image")
+    feature_blur_px: float = Field(
+        1.0, ge=0, le=10, description="Gaussian blur before feature detection (blur tolerance)"
+    )
+    ratio_test: float = Field(0.75, gt=0, lt=1, description="Lowe ratio for SIFT matches")
+    ransac_threshold_px: float = Field(
+        3.0, gt=0, le=20, description="MAGSAC reprojection threshold, analysis pixels"
+    )
+    refine: bool = Field(True, description="refine the homography densely (ECC) after RANSAC")
+    min_inliers: int = Field(6, ge=4, description="fewer homography inliers: scene_mismatch")
+    min_scene_inlier_ratio: float = Field(
+        0.3, ge=0, le=1, description="inliers / ratio-test matches below this: scene_mismatch"
+    )
+    min_overlap: float = Field(
+        0.1, ge=0, le=1, description="share of the good image the warped poor one must cover"
+    )
+    similarity_blur_px: float = Field(
+        3.0, gt=0, le=50, description="low-pass before the global structure correlation"
+    )
+    min_global_similarity: float = Field(
+        0.65, ge=-1, le=1, description="warped-poor vs good correlation below this: scene_mismatch"
+    )
+    residual_blur_px: float = Field(
+        2.0, gt=0, le=50, description="low-pass of both images before the residual"
+    )
+    residual_window: float = Field(
+        0.015, gt=0, le=0.5, description="residual averaging sigma, share of the image height"
+    )
+    residual_threshold: float = Field(
+        30.0, gt=0, le=441, description="colour distance (0..255 BGR) that counts as changed"
+    )
+    object_min_radius: float = Field(
+        0.055, gt=0, le=0.5, description="inscribed radius of a new object, share of image height"
+    )
+    object_min_area: float = Field(
+        0.004, gt=0, le=1, description="area (share of the good image) of a new object"
+    )
+    min_person_similarity: float = Field(
+        0.5, ge=-1, le=1, description="hue-saturation correlation of aligned person regions"
+    )
+    face_min_size: float = Field(
+        0.06, gt=0, le=1, description="smallest face searched, share of the image height"
+    )
+    link_images: bool = Field(
+        True, description="hard-link passed pairs' images into the output (copy if impossible)"
+    )
 
 
 # --------------------------------------------------------------------------- stage: models
