@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +17,8 @@ from typing import Annotated
 import typer
 
 from aesformer.config import DEFAULT_PARAMS, Params, dump_params, load_params
-from aesformer.errors import AesformerError, OutputError
+from aesformer.errors import AesformerError, InputError
+from aesformer.fileio import ensure_dir
 from aesformer.runtime import apply_embedded_env, project_root, setup_logging
 
 log = logging.getLogger("aesformer")
@@ -52,17 +52,6 @@ ProfileOpt = Annotated[
 
 def _load(params: Path, profile: str | None) -> Params:
     return load_params(params, profile)
-
-
-def writable_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) or raise :class:`OutputError` naming it."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot create output folder ({exc.strerror or exc})") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise OutputError(f"{path}: output folder is not writable")
-    return path
 
 
 # --------------------------------------------------------------------------- config
@@ -108,7 +97,7 @@ def corpus(
     cfg = _load(params, profile)
     update = {k: v for k, v in {"videos": videos, "seed": seed}.items() if v is not None}
     corpus_cfg = cfg.corpus.model_copy(update=update)
-    writable_dir(out)
+    ensure_dir(out)
     from aesformer import tracking
     from aesformer.corpus.stage import run as run_corpus
 
@@ -116,6 +105,121 @@ def corpus(
         summary = run_corpus(corpus_cfg, out)
         tracking.log_metrics(summary)
     typer.echo(json.dumps(summary, indent=2))
+
+
+# --------------------------------------------------------------------------- mine / align
+def _log_sample_pairs(pairs_dir: Path, stage: str) -> None:
+    """A contact sheet of the first pairs (poor | good) as an MLflow artifact of the run."""
+    from aesformer import tracking
+    from aesformer.viz import pair_grid
+
+    if (pairs_dir / "pairs.jsonl").is_file() and (grid := pair_grid(pairs_dir)) is not None:
+        tracking.log_image(grid, f"{stage}/sample_pairs.png")
+
+
+@app.command("mine")
+def mine(
+    videos: Annotated[
+        Path,
+        typer.Option("--videos", help="folder of videos, or a manifest.jsonl (path/uri per line)"),
+    ] = Path("data/raw/manifest.jsonl"),
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="output folder (pairs.jsonl, rejects.jsonl, report.json, images/)"
+        ),
+    ] = Path("data/mined"),
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="videos mined in parallel [default: mine.workers]"),
+    ] = None,
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """VCMP: mine (poor, good) photo pairs from photography-tutorial videos.
+
+    Per video: event segments, the finished photo shown full screen (good), the matching
+    viewfinder frame (poor) with the camera UI, subtitles and grid removed, and the narration.
+    A failed video is recorded in rejects.jsonl/report.json and the others go on; the exit
+    status is non-zero only when every video failed. Re-runs mine only new videos.
+    """
+    cfg = _load(params, profile)
+    if not videos.exists():
+        raise InputError(f"{videos}: no such folder or manifest")
+    ensure_dir(out)
+    from aesformer import tracking
+    from aesformer.mining.stage import run as run_mine
+
+    with tracking.stage_run("mine", cfg.tracking, cfg.mine, root=project_root()):
+        summary = run_mine(cfg.mine, videos, out, workers=workers)
+        tracking.log_metrics(summary)
+        _log_sample_pairs(out, "mine")
+    typer.echo(json.dumps(summary, indent=2))
+
+
+@app.command("align")
+def align(
+    pairs: Annotated[
+        Path, typer.Option("--pairs", help="folder written by `aesformer mine`")
+    ] = Path("data/mined"),
+    out: Annotated[
+        Path, typer.Option("--out", help="output folder (same schema + alignment)")
+    ] = Path("data/aligned"),
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """Keep only pairs of the same person in the same scene with no new objects.
+
+    Writes the passed pairs with their alignment measures and the estimated poor->good
+    transform; failed pairs go to rejects.jsonl with a reason code.
+    """
+    cfg = _load(params, profile)
+    if not (pairs / "pairs.jsonl").is_file():
+        raise InputError(f"{pairs / 'pairs.jsonl'}: not found (run `aesformer mine` first)")
+    ensure_dir(out)
+    from aesformer import tracking
+    from aesformer.align.stage import run as run_align
+
+    with tracking.stage_run("align", cfg.tracking, cfg.align, root=project_root()):
+        summary = run_align(cfg.align, pairs, out)
+        tracking.log_metrics(summary)
+        _log_sample_pairs(out, "align")
+    typer.echo(json.dumps(summary, indent=2))
+
+
+@app.command("mine-eval")
+def mine_eval(
+    pairs: Annotated[
+        Path, typer.Option("--pairs", help="folder with pairs.jsonl (mine or align output)")
+    ] = Path("data/aligned"),
+    truth: Annotated[
+        Path, typer.Option("--truth", help="corpus folder (manifest.jsonl, truth/)")
+    ] = Path("data/raw"),
+    metrics: Annotated[
+        Path | None,
+        typer.Option("--metrics", help="also write the numbers here (DVC metrics JSON)"),
+    ] = None,
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """Score mined pairs against the corpus ground truth.
+
+    Pair precision and recall, overlay residue (OCR boxes left on cleaned poor images) and
+    SSIM of cleaned poor vs the true clean poor image, with the targets each must meet.
+    """
+    cfg = _load(params, profile)
+    for folder in (pairs, truth):
+        if not folder.is_dir():
+            raise InputError(f"{folder}: no such folder")
+    from aesformer import tracking
+    from aesformer.mining.evaluate import evaluate, write_metrics
+
+    with tracking.stage_run("mine-eval", cfg.tracking, root=project_root()):
+        result = evaluate(pairs, truth)
+        tracking.log_metrics(result)
+    if metrics is not None:
+        write_metrics(result, metrics)
+    typer.echo(json.dumps(result, indent=2))
 
 
 # --------------------------------------------------------------------------- models
@@ -133,7 +237,7 @@ def models_build_tiny(
     them with the same from_pretrained calls they use for the real hub checkpoints.
     """
     cfg = _load(params, profile)
-    writable_dir(out)
+    ensure_dir(out)
     from aesformer import tracking
     from aesformer.zoo.stage import build_tiny
 

@@ -164,3 +164,12 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return text not in ("True", "False")
+
+
+def log_image(image_bgr: Any, artifact_file: str) -> None:
+    """Log a BGR uint8 array as a PNG artifact of the active run (no-op without a run)."""
+    import mlflow
+
+    if mlflow.active_run() is None:
+        return
+    mlflow.log_image(image_bgr[..., ::-1].copy(), artifact_file)
