@@ -151,7 +151,7 @@ def mine(
     from aesformer.mining.stage import run as run_mine
 
     with tracking.stage_run("mine", cfg.tracking, cfg.mine, root=project_root()):
-        summary = run_mine(cfg.mine, videos, out, workers=workers)
+        summary = run_mine(cfg.mine, videos, out, workers=workers, orchestration=cfg.orchestration)
         tracking.log_metrics(summary)
         _log_sample_pairs(out, "mine")
     typer.echo(json.dumps(summary, indent=2))

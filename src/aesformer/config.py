@@ -63,6 +63,15 @@ class OrchestrationConfig(Section):
     retry_delay_seconds: float = Field(5.0, ge=0, le=3600)
     work_pool: str | None = Field(None, description="Prefect work pool of deployments")
     gpu_work_pool: str | None = Field(None, description="work pool of the training deployments")
+    task_runner: Literal["thread", "process", "dask", "ray"] = Field(
+        "process",
+        description="Prefect task runner of per-item fan-out (stages with runner: prefect)",
+    )
+    cluster_address: str | None = Field(
+        None,
+        description="dask: scheduler address (tcp://host:8786); ray: ray://host:10001; "
+        "null: a local cluster on 127.0.0.1 with the stage's worker count",
+    )
 
 
 # --------------------------------------------------------------------------- stage: corpus
@@ -122,6 +131,11 @@ class MineConfig(Section):
     sample_fps: float = Field(2.0, gt=0, le=30, description="decision sampling rate")
     analysis_width: int = Field(320, ge=64, le=1920, description="frames downscaled for analysis")
     workers: int = Field(1, ge=1, le=256, description="videos mined in parallel")
+    runner: Literal["local", "prefect"] = Field(
+        "local",
+        description="local: a process pool in the stage's process; prefect: one Prefect task "
+        "per video on orchestration.task_runner (thread, process, dask or ray)",
+    )
     content_threshold: float = Field(
         27.0, gt=0, description="PySceneDetect ContentDetector cut threshold"
     )
@@ -146,7 +160,10 @@ class MineConfig(Section):
         1.0, gt=0, description="the finished photo must stay still this long (seconds)"
     )
     min_poor_hold_s: float = Field(
-        0.2, gt=0, description="the poor framing must rest this long (seconds)"
+        0.2,
+        gt=0,
+        description="the poor framing must rest this long (seconds); the poor frame is the "
+        "frame at that point of its first rest",
     )
     ocr_backend: Literal["rapidocr", "paddleocr"] = Field("rapidocr", description="OCR engine")
     ocr_side_len: int = Field(
@@ -180,6 +197,11 @@ class MineConfig(Section):
     )
     aesthetic_weights: str | None = Field(
         None, description="local weights folder of a learned aesthetic scorer"
+    )
+    trust_remote_code: bool = Field(
+        False,
+        description="allow a scorer whose model code ships with its weights (qalign); "
+        "off: such a scorer refuses to load",
     )
     min_viewfinder_match: float = Field(
         0.3, ge=-1, le=1, description="good photo vs last viewfinder preview: min correlation"

@@ -153,17 +153,21 @@ def log_metrics(metrics: Mapping[str, Any]) -> None:
 
     if mlflow.active_run() is None:
         return
-    numeric = {k: float(v) for k, v in flatten(metrics).items() if _is_number(v)}
+    numeric = numeric_items(metrics)
     if numeric:
         mlflow.log_metrics(numeric)
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return text not in ("True", "False")
+def numeric_items(data: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """``{"a": {"b": 1}, "c": "x"}`` → ``{"a.b": 1.0}``: int/float leaves only (no bools, no
+    numeric-looking strings such as hashes)."""
+    out: dict[str, float] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            out.update(numeric_items(value, f"{prefix}{key}."))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out[f"{prefix}{key}"] = float(value)
+    return out
 
 
 def log_image(image_bgr: Any, artifact_file: str) -> None:

@@ -7,13 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from aesformer.config import RemoteConfig
 from aesformer.storage import configure_dvc_remote, dvc
+from tests.factories import s3_client_with_bucket
 from tests.servers import seaweedfs_s3
 
 pytestmark = pytest.mark.integration
@@ -77,23 +77,7 @@ def test_s3_remote_push_wipe_pull_identical(tmp_path, monkeypatch):
     repo = tmp_path / "repo"
     digests = make_repo(repo)
     with seaweedfs_s3(tmp_path / "s3") as s3:
-        import boto3
-
-        client = boto3.client(
-            "s3",
-            endpoint_url=s3["endpoint_url"],
-            aws_access_key_id=s3["aws_access_key_id"],
-            aws_secret_access_key=s3["aws_secret_access_key"],
-            region_name="us-east-1",
-        )
-        for attempt in range(20):
-            try:
-                client.create_bucket(Bucket="aesformer-test")
-                break
-            except Exception:
-                if attempt == 19:
-                    raise
-                time.sleep(0.5)
+        client = s3_client_with_bucket(s3, "aesformer-test")
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3["aws_access_key_id"])
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3["aws_secret_access_key"])
         cfg = RemoteConfig(

@@ -76,3 +76,15 @@ def test_geometry_helpers():
     assert sample_grid(51, 25.0, 2.0) == [0, 12, 25, 38, 50]
     big = np.random.default_rng(0).integers(0, 255, (2160, 3840, 3), np.uint8)
     assert downscale(big, (320, 180)).shape == (180, 320, 3)
+
+
+def test_downscale_by_halvings_matches_one_area_resize():
+    rng = np.random.default_rng(0)
+    big = rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8)
+    ref = cv2.resize(big, (320, 180), interpolation=cv2.INTER_AREA)
+    got = downscale(big, (320, 180))
+    assert np.abs(got.astype(int) - ref).max() <= 1
+    smooth = cv2.GaussianBlur(big, (0, 0), 6)
+    odd = downscale(smooth, (300, 170))  # not a power of two: halvings, then one area resize
+    ref = cv2.resize(smooth, (300, 170), interpolation=cv2.INTER_AREA)
+    assert odd.shape == (170, 300, 3) and np.abs(odd.astype(int) - ref).mean() < 1.5

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -44,33 +43,3 @@ def test_manifest_entries(tmp_path, monkeypatch):
         "bad_manifest_line",
         "bad_manifest_line",
     ]
-
-
-def test_s3_download_failure_is_a_reason(tmp_path, monkeypatch):
-    class Client:
-        def download_file(self, bucket, key, dest):
-            raise OSError(f"no access to {bucket}/{key}")
-
-    import boto3
-
-    monkeypatch.setattr(boto3, "client", lambda name: Client())
-    got = inputs._remote("s3://bkt/path/v.mp4", "v", None, tmp_path)
-    assert got.reason == "download_failed" and "bkt/path/v.mp4" in got.detail
-
-
-def test_s3_download(tmp_path, monkeypatch):
-    class Client:
-        def download_file(self, bucket, key, dest):
-            Path(dest).write_bytes(b"video")
-
-    import boto3
-
-    monkeypatch.setattr(boto3, "client", lambda name: Client())
-    got = inputs._remote("s3://bkt/v.mp4", "v", None, tmp_path)
-    assert got.reason is None and got.path.read_bytes() == b"video"
-
-
-def test_sha256(tmp_path):
-    p = tmp_path / "f"
-    p.write_bytes(b"abc")
-    assert inputs.sha256_file(p).startswith("ba7816bf")

@@ -49,3 +49,27 @@ def test_whisper_narrator_selects_chunks_in_interval():
     n = WhisperNarrator("openai/whisper-tiny", pipeline_factory=factory)
     assert n.transcribe(Path("v.mp4"), 2.2, 5.0) == "step back"
     assert calls["task"] == "automatic-speech-recognition" and calls["kw"]["return_timestamps"]
+
+
+def test_change_points_compare_with_the_last_kept_band():
+    """A subtitle that blinks off and on again is one change, not two."""
+    bands = [band("step back"), band(None), band("step back"), band("raise the arm")]
+    assert change_points(bands) == [0, 3]
+
+
+def test_narration_bands_come_from_the_kept_gray_frames(tmp_path):
+    from aesformer.mining.decode import DecodedVideo, VideoInfo
+    from aesformer.mining.ui import Box
+    from aesformer.mining.video import narration_bands
+
+    fine = np.zeros((180, 320), np.uint8)
+    fine[150:170, 40:200] = 240  # the subtitle band at half resolution
+    info = VideoInfo(640, 360, 25.0, 10, 10, 0)
+    video = DecodedVideo(
+        info, np.zeros(10, np.float32), np.zeros(10, np.float32), np.zeros((10, 2, 2), np.uint8)
+    )
+    video.fine = {4: fine}
+    # the file does not exist: reading it back would fail, so the band must come from `fine`
+    out = narration_bands(tmp_path / "missing.mp4", video, Box(0, 280, 640, 360), [4])
+    assert len(out) == 1 and out[0].shape == (40, 320, 3)
+    assert out[0][10:30, 40:200].min() == 240

@@ -30,3 +30,17 @@ def test_never_rests():
     a = rng.integers(0, 255, (18, 32)).astype(np.float32)
     v = video_from([np.roll(a, 2 * k, axis=1) for k in range(20)])
     assert select_poor(v, EventSpan(0, Span(0, 20), Span(20, 20)), 0.35, 0.3) is None
+
+
+def test_slow_correction_under_still_threshold_is_not_the_poor_framing():
+    """A correction easing by less than ``still_diff`` a frame extends the still run; the poor
+    frame is taken once the first framing has rested, not in the run's middle."""
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 255, (18, 32)).astype(np.float32)
+    rest = [a] * 10
+    # the image drifts by 0.2 gray levels a frame: still by the threshold, but a new framing
+    drift = [np.clip(a + 0.2 * k, 0, 255) for k in range(1, 60)]
+    v = video_from(rest + drift, fps=10.0)
+    n = len(v.diff)
+    p = select_poor(v, EventSpan(0, Span(0, n), Span(n, n)), 0.35, 0.3)
+    assert p is not None and p.index < 10  # in the first rest, before the drift began

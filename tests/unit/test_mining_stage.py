@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
+import wave
 import zlib
 from pathlib import Path
 
@@ -11,22 +13,15 @@ import cv2
 import numpy as np
 import pytest
 
-from aesformer.config import CorpusConfig, MineConfig
+from aesformer.config import MineConfig
 from aesformer.corpus import generate_video
 from aesformer.errors import InputError
 from aesformer.mining.stage import run
 from aesformer.records import PairRecord, RejectRecord, read_jsonl
+from tests.factories import MINING_CORPUS
 
 pytestmark = pytest.mark.unit
-TINY = CorpusConfig(
-    resolutions=[(640, 360)],
-    fps=[25],
-    events_per_video=(2, 2),
-    viewfinder_seconds=(3.0, 3.0),
-    good_hold_seconds=(1.5, 1.5),
-    transition_seconds=(0.4, 0.4),
-    distractors=False,
-)
+TINY = MINING_CORPUS
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +94,56 @@ def test_bad_inputs_are_recorded_and_others_go_on(corpus, tmp_path):
     assert summary["pairs"] == 2  # the good video was mined despite all the others
 
 
+def with_display_rotation(mp4: bytes, degrees: int) -> bytes:
+    """``mp4`` with its first track's display matrix (``tkhd``) set to rotate by ``degrees``,
+    as phones record portrait video: stored pixels unchanged, players rotate on display."""
+    i = mp4.index(b"tkhd")
+    version = mp4[i + 4]
+    times = 8 + 8 + 4 + 4 + 8 if version == 1 else 4 + 4 + 4 + 4 + 4
+    offset = i + 4 + 4 + times + 8 + 2 + 2 + 2 + 2
+    one = 0x00010000
+    matrix = {90: (0, one, 0, -one, 0, 0), 270: (0, -one, 0, one, 0, 0)}[degrees]
+    packed = struct.pack(">9i", *matrix, 0, 0, 0x40000000)
+    return mp4[:offset] + packed + mp4[offset + 36 :]
+
+
+def test_rotation_metadata_is_applied(corpus, tmp_path):
+    """Frames stored sideways with a 90° display matrix are mined upright, like the original."""
+    root, truth = corpus
+    cap = cv2.VideoCapture(str(root / "videos" / "tut_0000.mp4"))
+    frames = []
+    while (got := cap.read())[0]:
+        frames.append(cv2.rotate(got[1], cv2.ROTATE_90_COUNTERCLOCKWISE))
+    sideways = write_video(tmp_path / "sideways.mp4", frames, fps=truth.fps)
+    vids = tmp_path / "in"
+    vids.mkdir()
+    (vids / "phone.mp4").write_bytes(with_display_rotation(sideways.read_bytes(), 90))
+    out = tmp_path / "mined"
+    summary = run(MineConfig(), vids, out)
+    report = json.loads((out / "report.json").read_text())["videos"]["phone"]
+    assert (report["width"], report["height"], report["rotation_deg"]) == (640, 360, 90)
+    assert summary["pairs"] == 2
+
+
+def test_audio_only_files_are_rejected(corpus, tmp_path):
+    root, _ = corpus
+    vids = tmp_path / "in"
+    vids.mkdir()
+    with wave.open(str(vids / "a_wav.mp4"), "wb") as w:  # audio named .mp4
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.zeros(16000, np.int16).tobytes())
+    mp4 = (root / "videos" / "tut_0000.mp4").read_bytes()
+    at = mp4.index(b"vide", mp4.index(b"hdlr"))
+    (vids / "b_sound_track.mp4").write_bytes(mp4[:at] + b"soun" + mp4[at + 4 :])  # no video track
+    shutil.copy(root / "videos" / "tut_0000.mp4", vids / "c_good.mp4")
+    summary = run(MineConfig(), vids, tmp_path / "mined")
+    reasons = rejects(tmp_path / "mined")
+    assert reasons["a_wav"] == "unreadable" and reasons["b_sound_track"] == "unreadable"
+    assert summary["pairs"] == 2
+
+
 def test_rotated_and_huge_videos(tmp_path, corpus):
     root, _ = corpus
     vids = tmp_path / "in"
@@ -153,6 +198,14 @@ def test_manifest_paths_cache_and_no_rewrite(corpus, tmp_path):
     write_video(other / "broll.mp4", broll(30))
     third = run(MineConfig(), other, out)
     assert third["pairs"] == 2
+    # other mining params: mined again under a new cache key; the old entries stay
+    changed = MineConfig(inpaint_radius=MineConfig().inpaint_radius + 1)
+    fourth = run(changed, manifest, out)
+    assert fourth["videos_mined"] == 1 and fourth["cache_key"] != first["cache_key"]
+    assert {p.name for p in (out / "cache").iterdir()} == {first["cache_key"], fourth["cache_key"]}
+    assert {p: p.stat().st_mtime_ns for p in images} == stamps  # earlier images untouched
+    again = list(read_jsonl(out / "pairs.jsonl", PairRecord))
+    assert all(p.poor_image.startswith(f"images/{fourth['cache_key']}/") for p in again)
 
 
 def test_missing_input_and_all_failed_raise(tmp_path):

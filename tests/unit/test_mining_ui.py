@@ -54,3 +54,15 @@ def test_content_box_strips_pillars():
     img[:, 50:150] = 120
     img[80:90, 10:190] = 255  # a subtitle running over the pillars
     assert content_box(img) == Box(50, 0, 150, 100)
+
+
+def test_bar_edge_exact_when_bar_extends_past_the_shutter():
+    """The preview ends where the bar begins, not 1.3 radii above the shutter's centre."""
+    rng = np.random.default_rng(0)
+    frame = rng.integers(90, 250, (360, 640, 3), dtype=np.uint8)
+    frame[:29] = 29  # status bar
+    frame[300:] = 29  # bottom chrome bar: 60 rows, the shutter's inner edge 5 rows below
+    cv2.circle(frame, (320, 329), 24, (255, 255, 255), -1)
+    ui = detect_ui(frame)
+    assert ui is not None
+    assert ui.preview.y1 == 300 and ui.preview.y0 == 29

@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from aesformer.config import MineConfig
-from aesformer.mining.video import VideoResult, cache_path, mine_video
+from aesformer.mining.video import VideoResult, cache_key, cache_path, mine_video
 from aesformer.records import PairRecord, RejectRecord
 
 pytestmark = pytest.mark.unit
@@ -19,7 +19,14 @@ def test_picklable_and_failure_is_a_reject(tmp_path):
     bad.write_bytes(b"")
     res = mine_video(MineConfig(), bad, "x", "00", tmp_path / "out")
     assert res.failed and res.rejects[0].reason == "empty_file" and res.rejects[0].stage == "mine"
-    assert not cache_path(tmp_path / "out", "00").exists()  # failures are retried next run
+    assert not cache_path(tmp_path / "out", "00", cache_key(MineConfig())).exists()  # retried
+
+
+def test_cache_key_follows_result_params_not_parallelism():
+    base = cache_key(MineConfig())
+    assert base == cache_key(MineConfig(workers=4, runner="prefect"))
+    assert base != cache_key(MineConfig(sample_fps=3.0))
+    assert len(base) == 16
 
 
 def test_result_round_trips_as_cache_entry():

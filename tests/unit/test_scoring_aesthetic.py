@@ -35,3 +35,45 @@ def test_learned_scorers_need_weights(name, tmp_path):
 def test_unknown_scorer():
     with pytest.raises(ValueError, match="unknown aesthetic scorer"):
         get_scorer("artimuse")
+
+
+def test_qalign_needs_explicit_remote_code_opt_in(tmp_path):
+    with pytest.raises(ScorerUnavailable, match="trust_remote_code"):
+        get_scorer("qalign", str(tmp_path))
+
+
+def test_laion_scorer_loads_safetensors_only(tmp_path):
+    """A tiny random CLIP vision tower + linear head in the released layout score an image."""
+    import torch
+    from safetensors.torch import save_file
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(0)
+    cfg = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=32,
+        patch_size=8,
+        projection_dim=16,
+    )
+    CLIPVisionModelWithProjection(cfg).save_pretrained(tmp_path / "clip")
+    from transformers import CLIPImageProcessor
+
+    CLIPImageProcessor(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    ).save_pretrained(tmp_path / "clip")
+    with pytest.raises(ScorerUnavailable, match="head.safetensors"):
+        get_scorer("laion", str(tmp_path))
+    (tmp_path / "head.pt").write_bytes(b"pickle is never loaded")
+    save_file(
+        {"weight": torch.ones(1, 16), "bias": torch.tensor([5.0])}, tmp_path / "head.safetensors"
+    )
+    get_scorer.cache_clear()
+    scorer = get_scorer("laion", str(tmp_path))
+    image = make_event(seed=0, size=(64, 48)).photos.good
+    out = scorer(image)
+    # unit-norm embedding . ones + 5: within 5 ± sqrt(16)
+    assert out["aesthetic"] == out["laion_aesthetic"] and 1.0 <= out["aesthetic"] <= 9.0
+    assert get_scorer("laion", str(tmp_path)) is scorer  # built once per process

@@ -109,3 +109,10 @@ def test_disabled_tracking_yields_none(tmp_path):
     with stage_run("corpus", TrackingConfig(enabled=False), root=tmp_path) as run:
         assert run is None
     assert not (tmp_path / "mlruns.db").exists()
+
+
+def test_numeric_items_keeps_numbers_not_numeric_looking_strings():
+    from aesformer.tracking import numeric_items
+
+    got = numeric_items({"a": 1, "b": {"c": 2.5, "d": "1234"}, "ok": True, "key": "12e4"})
+    assert got == {"a": 1.0, "b.c": 2.5}

@@ -76,13 +76,15 @@ def analysis_size(width: int, height: int, analysis_width: int) -> tuple[int, in
 
 
 def downscale(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``frame`` reduced to ``size``: Gaussian pyramid halvings, then area resampling.
+    """``frame`` reduced to ``size``: exact 2x area halvings, then one area resampling.
 
-    About 3x faster than one area resize of a 720p frame, with the same anti-aliasing.
+    OpenCV's area resize has a fast path for an exact factor of 2: two halvings of a 720p frame
+    to 320x180 cost a third of one direct area resize, with the same result (within 1 level).
     """
     w, h = size
     while frame.shape[1] >= 2 * w and frame.shape[0] >= 2 * h:
-        frame = cv2.pyrDown(frame)
+        half = (frame.shape[1] // 2, frame.shape[0] // 2)
+        frame = cv2.resize(frame, half, interpolation=cv2.INTER_AREA)
     if frame.shape[1] == w and frame.shape[0] == h:
         return frame
     return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
@@ -141,11 +143,7 @@ def decode(
         prev: np.ndarray | None = None
         index, next_sample = 0, 0.0
         while ok:
-            small = (
-                frame
-                if (aw, ah) == (width, height)
-                else cv2.resize(frame, (aw, ah), interpolation=cv2.INTER_AREA)
-            )
+            small = frame if (aw, ah) == (width, height) else downscale(frame, (aw, ah))
             gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
             if prev is not None:
                 diffs.append(float(cv2.absdiff(gray, prev).mean()))

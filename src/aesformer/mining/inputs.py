@@ -3,13 +3,14 @@
 Every input becomes a :class:`VideoInput`; one that cannot be used carries a reject reason
 instead of a path (``path_escapes_root``, ``missing_file``, ``bad_manifest_line``,
 ``download_failed``, ``downloader_unavailable``, ``unsupported_uri``). Local manifest paths must
-stay inside the manifest's folder. ``s3://`` objects are fetched with boto3 (credentials from
-the environment); ``https://`` pages only when yt-dlp is importable.
+stay inside the manifest's folder. ``s3://`` objects are fetched with boto3: credentials and
+endpoint from the environment (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` or
+``AWS_PROFILE``; ``AWS_ENDPOINT_URL_S3`` for MinIO/SeaweedFS); ``https://`` pages only when
+yt-dlp is importable.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 from dataclasses import dataclass
@@ -28,15 +29,6 @@ class VideoInput:
     sha256: str | None = None
     reason: str | None = None
     detail: str = ""
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def resolve(videos: Path, download_dir: Path) -> list[VideoInput]:

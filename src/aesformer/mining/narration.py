@@ -36,17 +36,19 @@ def text_signature(band: np.ndarray, size: tuple[int, int] = (96, 16)) -> np.nda
 
 
 def change_points(bands: Sequence[np.ndarray], min_change: float = 0.3) -> list[int]:
-    """Positions in ``bands`` where a subtitle appears or its text pattern changes.
+    """Positions in ``bands`` where a subtitle appears with a text pattern not yet kept.
 
-    Two patterns differ when their symmetric difference exceeds ``min_change`` of their union.
+    Each band is compared with the last band kept (not the previous one), so a subtitle that
+    blinks off and on, or whose background shifts a little under it, is read once. Two
+    patterns differ when their symmetric difference exceeds ``min_change`` of their union.
     """
     points: list[int] = []
-    prev: np.ndarray | None = None
+    kept: np.ndarray | None = None
     for k, band in enumerate(bands):
         sig = text_signature(band)
-        if sig.any() and (prev is None or _differs(sig, prev, min_change)):
+        if sig.any() and (kept is None or _differs(sig, kept, min_change)):
             points.append(k)
-        prev = sig
+            kept = sig
     return points
 
 

@@ -21,7 +21,7 @@ class PoorFrame:
 def select_poor(
     video: DecodedVideo, event: EventSpan, still_diff: float, min_hold_s: float
 ) -> PoorFrame | None:
-    """Middle frame of the first still run (``min_hold_s`` long) of the viewfinder run.
+    """The first still run (``min_hold_s`` long) of the viewfinder run, once it has rested.
 
     Tutorials show the poor framing first and then correct it; the first moment the camera
     rests is that framing. Frames in motion (hand-shake, easing towards the next framing) and
@@ -40,4 +40,8 @@ def select_poor(
         return None
     first = runs[0]
     hold = Span(span.start + first.start, span.start + first.end)
-    return PoorFrame(index=(hold.start + hold.end - 1) // 2, hold=hold)
+    # once the framing has rested ``min_hold_s`` (or the run's middle, if shorter): a slow
+    # correction (a roll or pan easing under ``still_diff``) extends the run, and its middle
+    # would already be the corrected framing
+    index = min((hold.start + hold.end - 1) // 2, hold.start + min_len)
+    return PoorFrame(index=index, hold=hold)

@@ -1,10 +1,14 @@
 """The ``mine`` stage: resolve inputs, mine new videos in parallel, merge, write outputs.
 
 Outputs under ``out``: ``pairs.jsonl``, ``rejects.jsonl``, ``report.json``, ``images/`` and
-``cache/<sha256>.json``. A video whose sha256 has a cache entry is not mined again; the
-outputs are rebuilt from *all* cache entries in ``out/cache`` (so adding videos, or a run
-over fewer videos, never loses or rewrites what was mined). Delete ``out/cache`` to re-mine
-with new parameters.
+``cache/<key>/<sha256>.json``, where ``key`` fingerprints the mining params and code
+(:func:`aesformer.mining.video.cache_key`). A video with an entry under the current key is not
+mined again; the outputs are rebuilt from *all* entries under that key (so adding videos, or a
+run over fewer videos, never loses or rewrites what was mined). Entries of other keys stay
+on disk untouched (switching params back reuses them); delete ``out/cache`` to reclaim space.
+
+Videos are mined by :func:`aesformer.fanout.fan_out`: a local process pool, or one Prefect
+task per video on the configured task runner (thread, process, Dask, Ray).
 """
 
 from __future__ import annotations
@@ -12,22 +16,31 @@ from __future__ import annotations
 import json
 import logging
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from aesformer.config import MineConfig
+from aesformer.config import MineConfig, OrchestrationConfig
 from aesformer.errors import InputError
-from aesformer.mining.inputs import VideoInput, resolve, sha256_file
-from aesformer.mining.video import STAGE, VideoResult, cache_path, mine_video
-from aesformer.progress import track
+from aesformer.fanout import fan_out
+from aesformer.fileio import sha256_file
+from aesformer.mining.inputs import VideoInput, resolve
+from aesformer.mining.video import STAGE, VideoResult, cache_key, cache_path, mine_video
 from aesformer.records import RejectRecord, atomic_write_text, write_jsonl
 
 log = logging.getLogger(__name__)
 
 
-def run(cfg: MineConfig, videos: Path, out: Path, workers: int | None = None) -> dict[str, Any]:
+def run(
+    cfg: MineConfig,
+    videos: Path,
+    out: Path,
+    workers: int | None = None,
+    orchestration: OrchestrationConfig | None = None,
+) -> dict[str, Any]:
     """Mine ``videos`` (folder or manifest) into ``out``; returns the summary numbers.
+
+    ``cfg.runner`` picks the fan-out (see :mod:`aesformer.fanout`); ``orchestration`` gives
+    the Prefect task runner and retries when it is ``prefect``.
 
     Raises :class:`InputError` when ``videos`` is missing or when every video failed.
     """
@@ -40,6 +53,7 @@ def run(cfg: MineConfig, videos: Path, out: Path, workers: int | None = None) ->
     todo: list[VideoInput] = []
     cached: list[str] = []
     seen: dict[str, str] = {}
+    key = cache_key(cfg)
     for item in inputs:
         if item.reason is not None or item.path is None:
             rejects.append(_input_reject(item, item.reason or "unreadable", item.detail))
@@ -52,12 +66,20 @@ def run(cfg: MineConfig, videos: Path, out: Path, workers: int | None = None) ->
             rejects.append(_input_reject(item, "duplicate_video", f"same bytes as {seen[sha]}"))
             continue
         seen[sha] = item.video_id
-        if cache_path(out, sha).is_file():
+        if cache_path(out, sha, key).is_file():
             cached.append(sha)
         else:
             todo.append(VideoInput(item.video_id, item.source, item.path, sha))
-    fresh = _mine_all(cfg, todo, out, workers or cfg.workers)
-    results = _load_cache(out)
+    fresh = fan_out(
+        mine_video,
+        [(cfg, v.path, v.video_id, v.sha256, out) for v in todo],
+        name="mine",
+        runner=cfg.runner,
+        workers=workers or cfg.workers,
+        orchestration=orchestration,
+        label=lambda job: f"mine {job[2]}",
+    )
+    results = _load_cache(out, key)
     pairs = [p for r in results for p in r.pairs]
     failed = [r for r in fresh if r.failed]
     all_rejects = (
@@ -75,6 +97,7 @@ def run(cfg: MineConfig, videos: Path, out: Path, workers: int | None = None) ->
         "videos_mined": len(fresh) - len(failed),
         "videos_cached": len(cached),
         "videos_failed": len(failed) + len(rejects),
+        "cache_key": key,
         "candidates": sum(r.report.get("events", 0) for r in results),
         "pairs": len(pairs),
         "rejects": len(all_rejects),
@@ -98,22 +121,10 @@ def run(cfg: MineConfig, videos: Path, out: Path, workers: int | None = None) ->
     return summary
 
 
-def _mine_all(
-    cfg: MineConfig, todo: list[VideoInput], out: Path, workers: int
-) -> list[VideoResult]:
-    """Mine ``todo`` in-process (one worker) or in a process pool; results in input order."""
-    jobs = [(cfg, v.path, v.video_id, v.sha256, out) for v in todo]
-    if workers <= 1 or len(jobs) <= 1:
-        return [mine_video(*job) for job in track(jobs, "mine")]  # type: ignore[arg-type]
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        futures: list[Future[VideoResult]] = [pool.submit(mine_video, *job) for job in jobs]
-        return [f.result() for f in track(futures, "mine")]
-
-
-def _load_cache(out: Path) -> list[VideoResult]:
-    """Every successful cache entry, ordered by video id."""
+def _load_cache(out: Path, key: str) -> list[VideoResult]:
+    """Every successful cache entry under ``key``, ordered by video id."""
     results = []
-    for path in sorted((out / "cache").glob("*.json")):
+    for path in sorted((out / "cache" / key).glob("*.json")):
         try:
             results.append(VideoResult.from_json(path.read_text(encoding="utf-8")))
         except (ValueError, KeyError) as exc:

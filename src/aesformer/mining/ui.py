@@ -151,14 +151,23 @@ def detect_ui(frame: np.ndarray, min_bar: float = 0.04) -> CameraUI | None:
     cx, cy, r = shutter.cx, shutter.cy, shutter.r
     reach = {"top": cy / h, "bottom": (h - cy) / h, "left": cx / w, "right": (w - cx) / w}
     side = min(reach, key=lambda k: reach[k])
-    # the pixels covered by the shutter itself belong to its bar even if the disc fills them
+    # the pixels covered by the shutter itself belong to its bar even if the disc fills them;
+    # a bar measured past the disc's inner edge is exact and kept (the 1.3 r margin would cut
+    # a row of the preview)
+    inner = {
+        "top": int(np.ceil(cy + r)),
+        "bottom": h - int(cy - r),
+        "left": int(np.ceil(cx + r)),
+        "right": w - int(cx - r),
+    }[side]
     cover = {
         "top": int(cy + 1.3 * r),
         "bottom": h - int(cy - 1.3 * r),
         "left": int(cx + 1.3 * r),
         "right": w - int(cx - 1.3 * r),
     }[side]
-    bars[side] = max(bars[side], cover)
+    if bars[side] < inner:
+        bars[side] = max(bars[side], cover)
     extent = h if side in ("top", "bottom") else w
     if bars[side] < min_bar * extent:
         return None

@@ -8,6 +8,7 @@ cache entry ``out_dir/cache/<sha256>.json`` (atomically, last), and returns a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -103,8 +104,28 @@ def write_png(path: Path, image: np.ndarray) -> None:
     tmp.replace(path)
 
 
-def cache_path(out_dir: Path, sha256: str) -> Path:
-    return out_dir / "cache" / f"{sha256}.json"
+# Params that change how a video is mined, not what is mined from it.
+_NOT_IN_KEY = {"workers", "runner"}
+
+
+def cache_key(cfg: MineConfig) -> str:
+    """Fingerprint of what decides a video's result: mining params and the miner's code.
+
+    Changing a mining param or the code of ``aesformer.mining``/``aesformer.scoring`` gives a
+    new key, so results mined under other settings are never reused (and never deleted).
+    """
+    digest = hashlib.sha256()
+    params = cfg.model_dump(mode="json", exclude=_NOT_IN_KEY)
+    digest.update(json.dumps(params, sort_keys=True).encode())
+    here = Path(__file__).resolve().parent
+    for source in sorted([*here.glob("*.py"), *(here.parent / "scoring").glob("*.py")]):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_path(out_dir: Path, sha256: str, key: str) -> Path:
+    """The cache entry of one video mined under ``key`` (see :func:`cache_key`)."""
+    return out_dir / "cache" / key / f"{sha256}.json"
 
 
 def mine_video(
@@ -156,7 +177,7 @@ def mine_video(
     result.report["pairs"] = len(result.pairs)
     result.report["rejects"] = len(result.rejects)
     result.report["seconds"] = timer.seconds
-    atomic_write_text(cache_path(out_dir, sha256), result.to_json())
+    atomic_write_text(cache_path(out_dir, sha256, cache_key(cfg)), result.to_json())
     return result
 
 
@@ -221,7 +242,7 @@ def _mine_event(
     good_img = content_box(good_frame).crop(good_frame)
     diff = float(smooth(video.diff)[good.index])
     in_transition = any(good.index in w for w in windows)
-    scorer = get_scorer(cfg.aesthetic_scorer, cfg.aesthetic_weights)
+    scorer = get_scorer(cfg.aesthetic_scorer, cfg.aesthetic_weights, cfg.trust_remote_code)
     verdict = filter_good(
         good_img, cfg, scorer, diff, in_transition, _last_preview(video, event, ui)
     )
@@ -238,7 +259,7 @@ def _mine_event(
             )
         )
         return
-    rel = Path("images") / result.video_id
+    rel = Path("images") / cache_key(cfg) / result.video_id  # results of other params kept
     names = {k: rel / f"{pid}_{k}.png" for k in ("poor", "poor_raw", "good")}
     write_png(out_dir / names["poor"], clean.clean)
     write_png(out_dir / names["poor_raw"], clean.raw)
@@ -294,10 +315,31 @@ def _narration(
     picks = [idx[k] for k in change_points(small)]
     if not picks:
         return ""
-    frames = read_frames(path, picks, video.samples)
     return " ".join(
-        read_lines(reader, [band.crop(frames[i]) for i in picks if i in frames], cfg.min_text_score)
+        read_lines(reader, narration_bands(path, video, band, picks), cfg.min_text_score)
     )
+
+
+def narration_bands(
+    path: Path, video: DecodedVideo, band: Box, picks: list[int]
+) -> list[np.ndarray]:
+    """The subtitle ``band`` (full-resolution box) of each picked sample, as BGR images.
+
+    Taken from the gray frames the decoding pass kept (``video.fine``, at most 640 px wide:
+    subtitles stay legible there and OCR detects on a quarter of a 720p band), so no frame is
+    decoded again; a pick without one is read back at full resolution.
+    """
+    out: dict[int, np.ndarray] = {}
+    for i in picks:
+        fine = video.fine.get(i)
+        if fine is not None:
+            crop = band.scaled(fine.shape[1] / video.info.width).crop(fine)
+            out[i] = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+    missing = [i for i in picks if i not in out]
+    if missing:
+        frames = read_frames(path, missing, video.samples)
+        out.update({i: band.crop(f) for i, f in frames.items()})
+    return [out[i] for i in picks if i in out and out[i].size]
 
 
 def _subtitle_band(video: DecodedVideo, clean: CleanResult) -> Box:

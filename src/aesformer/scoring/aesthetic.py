@@ -5,12 +5,15 @@ reports every part. Learned scorers are built only when their weights are config
 (``mine.aesthetic_weights``): ``laion`` (LAION aesthetic predictor: CLIP ViT-L/14 image
 embedding + an MLP head, scores ~1..10) and ``qalign`` (Q-Align / ``q-future/one-align``,
 aesthetics task, 1..5). Without weights they raise :class:`ScorerUnavailable` at build time,
-so a misconfiguration fails before any video is mined.
+so a misconfiguration fails before any video is mined. Weights load as safetensors only (no
+pickle); Q-Align's model code ships with its checkpoint, so it loads only when
+``mine.trust_remote_code`` is true.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 
@@ -54,21 +57,26 @@ class PhotographicScorer:
 class LaionAestheticScorer:
     """LAION aesthetic predictor v1: CLIP ViT-L/14 image embedding (L2-normalised) -> linear.
 
-    ``weights`` is a folder holding ``clip/`` (a transformers CLIP checkpoint) and
-    ``head.pt`` (the predictor's linear head, ``{"weight": (1, 768), "bias": (1,)}``, as
-    released in ``sa_0_4_vit_l_14_linear.pth``).
+    ``weights`` is a folder holding ``clip/`` (a transformers CLIP checkpoint, safetensors) and
+    ``head.safetensors`` (the predictor's linear head, ``{"weight": (1, 768), "bias": (1,)}``;
+    convert the released ``sa_0_4_vit_l_14_linear.pth`` once with
+    ``safetensors.torch.save_file(torch.load(path, weights_only=True), "head.safetensors")``).
     """
 
     def __init__(self, weights: Path) -> None:
         import torch
         from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
 
-        if not (weights / "head.pt").is_file() or not (weights / "clip").is_dir():
-            raise ScorerUnavailable(f"{weights}: needs clip/ and head.pt")
+        if not (weights / "head.safetensors").is_file() or not (weights / "clip").is_dir():
+            raise ScorerUnavailable(f"{weights}: needs clip/ and head.safetensors")
+        from safetensors.torch import load_file
+
         self.torch = torch
         self.processor = CLIPImageProcessor.from_pretrained(weights / "clip")
-        self.clip = CLIPVisionModelWithProjection.from_pretrained(weights / "clip").eval()
-        state = torch.load(weights / "head.pt", map_location="cpu")
+        self.clip = CLIPVisionModelWithProjection.from_pretrained(
+            weights / "clip", use_safetensors=True
+        ).eval()
+        state = load_file(weights / "head.safetensors")
         self.head = torch.nn.Linear(state["weight"].shape[1], 1)
         self.head.load_state_dict(state)
         self.head.eval()
@@ -86,14 +94,19 @@ class LaionAestheticScorer:
 class QAlignScorer:
     """Q-Align (``q-future/one-align``) aesthetics task through its remote code."""
 
-    def __init__(self, weights: Path) -> None:
+    def __init__(self, weights: Path, trust_remote_code: bool = False) -> None:
         if not weights.is_dir():
             raise ScorerUnavailable(f"{weights}: not a Q-Align checkpoint folder")
+        if not trust_remote_code:
+            raise ScorerUnavailable(
+                "qalign runs model code shipped with its weights; set mine.trust_remote_code: "
+                "true to allow it (review the checkpoint's code first)"
+            )
         import torch
         from transformers import AutoModelForCausalLM
 
         self.model = AutoModelForCausalLM.from_pretrained(
-            weights, trust_remote_code=True, torch_dtype=torch.float32
+            weights, trust_remote_code=True, torch_dtype=torch.float32, use_safetensors=True
         ).eval()
 
     def __call__(self, image: np.ndarray) -> dict[str, float]:
@@ -104,24 +117,30 @@ class QAlignScorer:
         return {"aesthetic": score, "qalign_aesthetic": score}
 
 
-def _learned(cls: Callable[[Path], AestheticScorer]) -> Callable[[str | None], AestheticScorer]:
-    def build(weights: str | None) -> AestheticScorer:
+Builder = Callable[[str | None, bool], AestheticScorer]
+
+
+def _learned(build: Callable[[Path, bool], AestheticScorer]) -> Builder:
+    def builder(weights: str | None, trust_remote_code: bool) -> AestheticScorer:
         if not weights:
             raise ScorerUnavailable("this scorer needs mine.aesthetic_weights (a local folder)")
-        return cls(Path(weights))
+        return build(Path(weights), trust_remote_code)
 
-    return build
+    return builder
 
 
-SCORERS: dict[str, Callable[[str | None], AestheticScorer]] = {
-    "photographic": lambda _weights: PhotographicScorer(),
-    "laion": _learned(LaionAestheticScorer),
+SCORERS: dict[str, Builder] = {
+    "photographic": lambda _weights, _trust: PhotographicScorer(),
+    "laion": _learned(lambda weights, _trust: LaionAestheticScorer(weights)),
     "qalign": _learned(QAlignScorer),
 }
 
 
-def get_scorer(name: str, weights: str | None = None) -> AestheticScorer:
-    """Build scorer ``name``; learned scorers need ``weights``."""
+@cache
+def get_scorer(
+    name: str, weights: str | None = None, trust_remote_code: bool = False
+) -> AestheticScorer:
+    """Scorer ``name``, built once per process; learned scorers need ``weights``."""
     if name not in SCORERS:
         raise ValueError(f"unknown aesthetic scorer {name!r}; known: {sorted(SCORERS)}")
-    return SCORERS[name](weights)
+    return SCORERS[name](weights, trust_remote_code)
