@@ -58,8 +58,13 @@ format: setup
 	$(VENV)/bin/ruff format src tests flows bench
 	$(VENV)/bin/ruff check --fix src tests flows bench
 
+# bench/mining.py: mining vs decode-only per frame size, on the sample corpus (stage corpus)
+# and on the held-out corpus (another seed, the pro UI, real footage; generated once).
 bench: setup
 	$(VENV)/bin/python bench/pipeline.py
+	$(VENV)/bin/dvc repro corpus
+	test -f data/raw-holdout/manifest.jsonl || $(VENV)/bin/aesformer corpus --out data/raw-holdout --profile corpus-holdout
+	$(VENV)/bin/python bench/mining.py --corpus data/raw --holdout data/raw-holdout
 
 mlflow-ui: setup
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns.db --host 127.0.0.1 --port 5000

@@ -263,6 +263,151 @@ class AlignConfig(Section):
     )
 
 
+# --------------------------------------------------------------------------- stage: annotate
+class OpenAITeacherConfig(Section):
+    """An OpenAI-compatible chat-completions endpoint (vLLM serving Qwen-VL, or hosted).
+
+    The API key is read from the environment variable named by ``api_key_env`` at call time;
+    it is never stored here, logged or sent to MLflow.
+    """
+
+    base_url: str = Field(
+        "http://127.0.0.1:8000/v1", pattern=r"^https?://", description="API root (ends in /v1)"
+    )
+    model: str = Field("Qwen/Qwen2.5-VL-7B-Instruct", min_length=1, description="served model id")
+    api_key_env: str | None = Field(
+        "OPENAI_API_KEY",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="environment variable holding the API key; unset or empty: no key sent",
+    )
+    timeout_s: float = Field(120.0, gt=0, le=3600, description="per-request timeout (seconds)")
+    http_retries: int = Field(
+        3, ge=0, le=10, description="retries of a failed request (connection, timeout, 429, 5xx)"
+    )
+    backoff_s: float = Field(
+        2.0, ge=0, le=300, description="first retry delay; doubles on each retry"
+    )
+    max_image_side: int = Field(
+        1024, ge=64, le=8192, description="images sent with their long side capped at this"
+    )
+    temperature: float = Field(0.2, ge=0, le=2)
+    max_tokens: int = Field(1024, ge=64, le=32768, description="completion token cap")
+    include_measurements: bool = Field(
+        True, description="add the measured changes to the prompt as hints"
+    )
+
+
+class AnnotateConfig(Section):
+    """Ground-truth action plans for aligned pairs (``aesformer annotate``; docs/annotate.md)."""
+
+    teacher: Literal["geometric", "openai"] = Field(
+        "geometric", description="geometric: rules over measured changes (offline); openai: a VLM"
+    )
+    max_retries: int = Field(
+        2, ge=0, le=20, description="regenerations after a plan fails validation, then reject"
+    )
+    analysis_long_side: int = Field(
+        320, ge=64, le=4096, description="images downscaled to this longer side for measuring"
+    )
+    aspect_tolerance: float = Field(
+        0.04, gt=0, le=1, description="|ln(good w/h / poor w/h)| above this: ratio changed"
+    )
+    zoom_tolerance: float = Field(
+        0.1, gt=0, le=2, description="|ln(linear zoom)| above this: framing tighter / wider"
+    )
+    rotation_tolerance_deg: float = Field(
+        1.5, gt=0, le=45, description="image rotation (degrees) above this: level the frame"
+    )
+    perspective_tolerance: float = Field(
+        0.05, gt=0, le=2, description="|ln(opposite edge length ratio)| above this: viewpoint"
+    )
+    position_tolerance: float = Field(
+        0.06, gt=0, le=1, description="subject shift (share of the frame) above this: moved"
+    )
+    focus_tolerance: float = Field(
+        1.0, gt=0, le=10, description="|change of ln(background/subject sharpness)| above this"
+    )
+    exposure_tolerance: float = Field(
+        4.0, gt=0, le=100, description="|mean L* change| above this: exposure changed"
+    )
+    tint_tolerance: float = Field(
+        4.0, gt=0, le=100, description="|mean a* or b* change| above this: colour changed"
+    )
+    face_min_size: float = Field(
+        0.06, gt=0, le=1, description="smallest face searched (share of image height)"
+    )
+    link_images: bool = Field(
+        True, description="hard-link annotated pairs' images into the output (copy if impossible)"
+    )
+    openai: OpenAITeacherConfig = Field(default_factory=OpenAITeacherConfig)
+
+
+# --------------------------------------------------------------------------- stage: split
+class SplitRatios(Section):
+    """Share of the videos in each split; each in (0, 1), together 1."""
+
+    train: float = Field(0.8, gt=0, lt=1, description="share of the videos in train")
+    val: float = Field(0.1, gt=0, lt=1, description="share of the videos in val")
+    test: float = Field(0.1, gt=0, lt=1, description="share of the videos in test")
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> SplitRatios:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must be 1, got {total:g}")
+        return self
+
+
+class SplitConfig(Section):
+    """Train/val/test assignment by video (``aesformer split``; docs/datasets.md)."""
+
+    seed: int = Field(0, ge=0, description="videos are ranked by sha256(seed:video_id)")
+    ratios: SplitRatios = Field(default_factory=SplitRatios)
+    link_images: bool = Field(
+        True, description="hard-link the pairs' images into the output (copy if impossible)"
+    )
+
+
+# --------------------------------------------------------------------------- the gate
+class GateConfig(Section):
+    """Thresholds of the data-quality gate run before any release (docs/datasets.md)."""
+
+    min_pairs_total: int = Field(3, ge=1, description="fewest pairs in the candidate")
+    min_pairs_per_split: int = Field(1, ge=1, description="fewest pairs in each split")
+    min_videos_per_split: int = Field(1, ge=1, description="fewest videos in each split")
+    min_image_side: int = Field(64, ge=1, description="smallest width/height of an image (px)")
+    max_image_side: int = Field(8192, ge=1, description="largest width/height of an image (px)")
+    hash_distance: int = Field(
+        4,
+        ge=0,
+        le=64,
+        description="perceptual hashes (64 bit) this close or closer are near-duplicates",
+    )
+    min_plan_format_share: float = Field(
+        1.0, ge=0, le=1, description="share of plans that must pass plans.format_ok"
+    )
+    score_ranges: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {
+            "alignment.scene_inlier_ratio": (0.0, 1.0),
+            "alignment.global_similarity": (-1.0, 1.0),
+            "scores.aesthetic": (0.0, 1.0),
+        },
+        description="record field (`scores.<name>` or `alignment.<name>`) -> inclusive range",
+    )
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> GateConfig:
+        if self.max_image_side < self.min_image_side:
+            raise ValueError("max_image_side must be >= min_image_side")
+        for key, (lo, hi) in self.score_ranges.items():
+            group, _, name = key.partition(".")
+            if group not in ("scores", "alignment") or not name:
+                raise ValueError(f"score_ranges: {key!r} must be scores.<name> or alignment.<name>")
+            if hi < lo:
+                raise ValueError(f"score_ranges: {key}: need low <= high, got ({lo}, {hi})")
+        return self
+
+
 # --------------------------------------------------------------------------- stage: models
 class TinyThinkerConfig(Section):
     """Size of the random-initialised Qwen3-VL built for the embedded default."""
@@ -337,6 +482,9 @@ class Params(Section):
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     mine: MineConfig = Field(default_factory=MineConfig)
     align: AlignConfig = Field(default_factory=AlignConfig)
+    annotate: AnnotateConfig = Field(default_factory=AnnotateConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
 
 
 # --------------------------------------------------------------------------- loading

@@ -1,4 +1,5 @@
-"""Atomic file output shared by every stage: temporary sibling + rename, hashing, clean-up.
+"""Atomic file output shared by every stage: temporary sibling + rename, hashing, clean-up,
+plus the pair-folder helpers stages share (reading images, placing them into an output folder).
 
 Every file is written to a hidden sibling ``.<stem>.partial<suffix>`` and renamed into place
 only once it is complete, so an interrupted run never leaves a half file under the final name.
@@ -13,7 +14,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,10 @@ import numpy as np
 from aesformer.errors import OutputError
 
 PARTIAL_MARK = ".partial"
+
+
+class UnreadableImage(Exception):
+    """An image file is missing, empty, cannot be decoded or lies outside its folder."""
 
 
 def partial_path(path: Path) -> Path:
@@ -120,3 +125,69 @@ def remove_partials(folder: Path) -> None:
     if folder.is_dir():
         for leftover in folder.glob(f".*{PARTIAL_MARK}*"):
             remove(leftover)
+
+
+def read_bgr(path: Path) -> np.ndarray:
+    """Decode ``path`` as a 3-channel BGR ``uint8`` image or raise :class:`UnreadableImage`."""
+    return _read_image(path, gray=False)
+
+
+def read_gray(path: Path) -> np.ndarray:
+    """Decode ``path`` as a one-channel ``uint8`` image (e.g. a mask) or raise
+    :class:`UnreadableImage`."""
+    return _read_image(path, gray=True)
+
+
+def _read_image(path: Path, gray: bool) -> np.ndarray:
+    import cv2  # lazily, as in write_png
+
+    if not path.is_file():
+        raise UnreadableImage(f"{path}: not found")
+    data = np.fromfile(path, dtype=np.uint8)
+    flag = cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR
+    image = cv2.imdecode(data, flag) if data.size else None
+    if image is None or image.size == 0:
+        raise UnreadableImage(f"{path}: cannot decode image")
+    return image
+
+
+def inside(root: Path, relative: str) -> Path:
+    """``root / relative``, refusing absolute paths and paths that leave ``root``
+    (:class:`UnreadableImage`)."""
+    path = (root / relative).resolve()
+    if Path(relative).is_absolute() or not path.is_relative_to(root.resolve()):
+        raise UnreadableImage(f"{relative}: image path outside the pairs folder")
+    return path
+
+
+def place_files(relatives: Iterable[str | None], src_root: Path, out: Path, link: bool) -> None:
+    """Hard-link (or copy) files of ``src_root`` into ``out`` at the same relative paths.
+
+    ``None`` entries and missing source files are skipped (optional images); each file is
+    placed atomically (a hidden temporary sibling renamed into place); a destination that is
+    already a link to the source is left alone.
+    """
+    for relative in relatives:
+        if relative is None:
+            continue
+        src = inside(src_root, relative)
+        if not src.is_file():
+            continue
+        dst = out / relative
+        if link and dst.is_file() and os.path.samefile(src, dst):
+            continue  # already linked by an earlier run (renaming onto it would be a no-op)
+        tmp = dst.with_name(f".{dst.name}{PARTIAL_MARK}")
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp.unlink(missing_ok=True)
+            if link:
+                try:
+                    os.link(src, tmp)
+                except OSError:
+                    shutil.copy2(src, tmp)
+            else:
+                shutil.copy2(src, tmp)
+            os.replace(tmp, dst)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise OutputError(f"{dst}: cannot place image ({exc.strerror or exc})") from None

@@ -6,7 +6,8 @@ of a bad one; writers are atomic (a temporary file renamed into place), so a rea
 a half-written file.
 
 - :class:`PairRecord` — one (poor, good) photo pair: written by ``mine`` (``pairs.jsonl``),
-  extended by ``align`` (``alignment``), read by ``annotate`` and later stages;
+  extended by ``align`` (``alignment``) and ``annotate`` (``plan``, ``plan_text``, ``teacher``,
+  ``teacher_version``) and ``split`` (``split``), read by later stages;
 - :class:`RejectRecord` — a dropped candidate or a failed input, with the stage and a short
   reason code (``rejects.jsonl``).
 """
@@ -17,7 +18,7 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -63,10 +64,24 @@ class PairRecord(Record):
     poor_image: str
     good_image: str
     poor_raw_image: str | None = Field(None, description="viewfinder crop before overlay removal")
+    poor_mask_image: str | None = Field(
+        None,
+        description="mask PNG of poor_image: 255 where pixels were reconstructed (inpainted "
+        "overlays), so later checks compare only observed pixels",
+    )
     narration: str = ""
     scores: dict[str, float] = Field(default_factory=dict)
     checks: dict[str, bool] = Field(default_factory=dict)
     alignment: Alignment | None = None
+    plan: dict[str, str] | None = Field(
+        None, description="annotate: {dimension key: action} in plan order (aesformer.plans)"
+    )
+    plan_text: str | None = Field(None, description="annotate: the plan in the tagged format")
+    teacher: str | None = Field(None, description="annotate: name of the teacher that wrote it")
+    teacher_version: str | None = Field(None, description="annotate: teacher rules / model id")
+    split: Literal["train", "val", "test"] | None = Field(
+        None, description="split: the dataset split of the pair's video"
+    )
 
 
 class RejectRecord(Record):
@@ -104,6 +119,26 @@ def read_jsonl(path: Path, model: type[M]) -> Iterator[M]:
                 first = exc.errors()[0]
                 key = ".".join(str(p) for p in first["loc"]) or "<line>"
                 raise InputError(f"{path}:{number}: {key}: {first['msg']}") from None
+
+
+def read_jsonl_lenient(path: Path, model: type[M]) -> Iterator[tuple[int, M | str]]:
+    """Yield ``(line number, record)`` per line, or ``(line number, error)`` for a bad line.
+
+    Unlike :func:`read_jsonl`, a bad line does not stop the reading: the caller records it
+    (e.g. as a reject naming ``file:line``) and goes on. A missing file is an :class:`InputError`.
+    """
+    if not path.is_file():
+        raise InputError(f"{path}: not found")
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, model.model_validate_json(line)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                key = ".".join(str(p) for p in first["loc"]) or "<line>"
+                yield number, f"{key}: {first['msg']}"
 
 
 def write_jsonl(path: Path, records: Iterable[BaseModel | dict[str, Any]]) -> int:

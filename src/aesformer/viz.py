@@ -24,12 +24,22 @@ def fit(image: np.ndarray, size: int) -> np.ndarray:
     return canvas
 
 
-def pair_grid(pairs_dir: Path, limit: int = 8, cell: int = 256) -> np.ndarray | None:
-    """BGR image with one row per pair: poor | good; None when there is no readable pair."""
+#: Columns of a contact sheet: the camera frame as mined, after overlay removal, the good photo.
+COLUMNS = ("poor_raw_image", "poor_image", "good_image")
+
+
+def pair_grid(
+    pairs_dir: Path, limit: int = 8, cell: int = 256, columns: tuple[str, ...] = COLUMNS
+) -> np.ndarray | None:
+    """BGR image with one row per pair, one cell per ``columns`` field (a missing optional
+    image, e.g. no ``poor_raw_image`` after align, is left out of every row); None when there
+    is no readable pair."""
+    records = list(islice(read_jsonl(pairs_dir / "pairs.jsonl", PairRecord), limit))
+    used = [c for c in columns if records and all(getattr(r, c, None) for r in records)]
     rows = []
-    for rec in islice(read_jsonl(pairs_dir / "pairs.jsonl", PairRecord), limit):
-        images = [cv2.imread(str(pairs_dir / rel)) for rel in (rec.poor_image, rec.good_image)]
-        if any(img is None for img in images):
+    for rec in records:
+        images = [cv2.imread(str(pairs_dir / getattr(rec, c))) for c in used]
+        if not images or any(img is None for img in images):
             continue
         rows.append(np.hstack([fit(img, cell) for img in images]))
     return np.vstack(rows) if rows else None

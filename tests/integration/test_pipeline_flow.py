@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,7 +20,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_server")
 def small_repo(root: Path, dvc_yaml: dict | None = None) -> Path:
     """A copy of the project's pipeline wiring with a 2-video corpus, in its own git+DVC repo."""
     root.mkdir(parents=True)
-    for rel in ("src/aesformer/corpus", "src/aesformer/zoo"):
+    for rel in ("corpus", "zoo", "mining", "scoring", "align"):
+        rel = f"src/aesformer/{rel}"
         shutil.copytree(REPO / rel, root / rel, ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["corpus"].update(
@@ -56,11 +58,19 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
 
     root = small_repo(tmp_path / "repo")
     first = pipeline(root=str(root))
-    assert [r["stage"] for r in first] == ["models", "corpus"]
+    stages = ["models", "corpus", "mine", "align", "mine_eval"]
+    assert [r["stage"] for r in first] == stages
     assert all(r["ran"] for r in first)
     lock = yaml.safe_load((root / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"models", "corpus"}
+    assert set(lock["stages"]) == set(stages)
     assert (root / "data/raw/manifest.jsonl").read_text().count("\n") == 2
+    mined = json.loads((root / "data/mined/report.json").read_text())["summary"]
+    assert mined["videos_mined"] == 2 and mined["pairs"] >= 1
+    assert (root / "data/aligned/pairs.jsonl").is_file()
+    metrics = json.loads((root / "reports/mining/metrics.json").read_text())
+    assert 0.0 <= metrics["precision"] <= 1.0 and "ssim_mean" in metrics
+    shown = dvc(["metrics", "show", "--json"], root).stdout
+    assert "reports/mining/metrics.json" in shown
     assert (root / "models/base/thinker").is_dir() and (root / "models/base/editor").is_dir()
 
     corpus_md5 = lock["stages"]["corpus"]["outs"][0]["md5"]
@@ -70,12 +80,14 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
 
     client = MlflowClient(tracking_uri=f"sqlite:///{root}/mlruns.db")
     runs = client.search_runs([client.get_experiment_by_name("aesformer").experiment_id])
-    assert sorted(r.data.tags["aesformer.stage"] for r in runs) == ["corpus", "models"]
+    assert sorted(r.data.tags["aesformer.stage"] for r in runs) == sorted(
+        ["models", "corpus", "mine", "align", "mine-eval"]
+    )
     assert all(r.info.status == "FINISHED" and r.data.tags.get("prefect.flow_run_id") for r in runs)
 
     second = pipeline(root=str(root))
     assert not any(r["ran"] for r in second)
-    assert len(client.search_runs([runs[0].info.experiment_id])) == 2  # nothing re-ran
+    assert len(client.search_runs([runs[0].info.experiment_id])) == 5  # nothing re-ran
     assert yaml.safe_load((root / "dvc.lock").read_text()) == lock
 
 

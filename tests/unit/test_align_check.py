@@ -108,3 +108,26 @@ def test_recoloured_person_is_a_person_mismatch():
     result = align_pair(ev.photos.poor, good, CFG, DETECTOR)
     assert Reason.PERSON_MISMATCH.value in result.reasons and not result.person_match
     assert result.scores["person_verified"] == 1.0
+
+
+def test_reconstructed_pixels_are_not_evidence_of_a_new_object():
+    """A patch the miner inpainted (here: a bright blob where the good image has none) fails the
+    pair as a new object unless the mask says those poor pixels were reconstructed."""
+    ev = make_event(seed=0, size=SIZE)
+    good = paste_photo(ev.photos.good, ev.photos.box_good)
+    h, w = good.shape[:2]
+    diff = cv2.absdiff(good, ev.photos.good).max(axis=2) > 0
+    assert align_pair(ev.photos.poor, good, CFG, DETECTOR).reasons == [Reason.NEW_OBJECT.value]
+    # the same pixels of the good image, seen through the homography, marked unobserved in poor
+    a = align_pair(ev.photos.poor, ev.photos.good, CFG, DETECTOR)
+    hmat = np.array(a.homography)
+    ph, pw = ev.photos.poor.shape[:2]
+    norm_poor = np.diag([1 / pw, 1 / ph, 1.0])
+    den_good = np.diag([w, h, 1.0])
+    to_good = den_good @ hmat @ norm_poor
+    hole = cv2.warpPerspective(
+        diff.astype(np.uint8) * 255, np.linalg.inv(to_good), (pw, ph), flags=cv2.INTER_NEAREST
+    )
+    hole = cv2.dilate(hole, np.ones((15, 15), np.uint8))
+    masked = align_pair(ev.photos.poor, good, CFG, DETECTOR, hole)
+    assert masked.passed, masked

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import cv2
+import numpy as np
 import pytest
 
 from aesformer.align import run
@@ -104,3 +105,23 @@ def test_missing_pairs_file_and_same_folder(tmp_path, pairs_dir):
         run(CFG, tmp_path / "nothing", tmp_path / "out")
     with pytest.raises(OutputError, match="differ"):
         run(CFG, pairs_dir, pairs_dir)
+
+
+def test_mask_is_used_carried_and_a_missing_one_is_a_reason(pairs_dir, tmp_path):
+    mask = np.zeros((360, 640), np.uint8)
+    mask[300:340, 40:600] = 255
+    cv2.imwrite(str(pairs_dir / "images/0_mask.png"), mask)
+    with_mask = _pair(0, "images/0_poor.png", "images/0_good.png").model_copy(
+        update={"poor_mask_image": "images/0_mask.png"}
+    )
+    no_mask = _pair(1, "images/9_poor.png", "images/9_good.png").model_copy(
+        update={"poor_mask_image": "images/gone.png"}
+    )
+    write_jsonl(pairs_dir / "pairs.jsonl", [with_mask, no_mask])
+    out = tmp_path / "aligned"
+    summary = run(CFG, pairs_dir, out)
+    assert summary["pairs_out"] == 1 and summary["rejected_image_unreadable"] == 1
+    kept = next(iter(read_jsonl(out / "pairs.jsonl", PairRecord)))
+    assert (out / kept.poor_mask_image).is_file()  # placed with the pair's images
+    reject = list(read_jsonl(out / "rejects.jsonl", RejectRecord))[-1]
+    assert "gone.png" in reject.detail and reject.video_id == "tut_0001"

@@ -15,7 +15,8 @@ from aesformer.corpus.stage import manifest_entry
 from aesformer.mining.evaluate import (
     evaluate,
     matching_event,
-    rapidocr_counter,
+    rapidocr_finder,
+    residue_boxes,
     write_metrics,
 )
 from aesformer.records import PairRecord, RejectRecord, pair_id, write_jsonl
@@ -31,7 +32,13 @@ TINY = CorpusConfig(
 
 
 def no_text(image):
-    return 0
+    return []
+
+
+def dark_bottom(image):
+    """A stand-in OCR: one 'text box' when the bottom rows are dark (a subtitle band)."""
+    h, w = image.shape[:2]
+    return [(0, h - 5, w, h)] if image[-5:].mean() < 10 else []
 
 
 @pytest.fixture(scope="module")
@@ -150,19 +157,22 @@ def test_residue_and_ssim_of_a_dirty_poor_image(tmp_path, corpus):
             make_pair(tmp_path, corpus, "tut_0000", 1, image=small),  # other size: truth resized
         ],
     )
-    m = evaluate(tmp_path, root, ocr=lambda img: int(img[-5:].mean() < 10))
+    m = evaluate(tmp_path, root, ocr=dark_bottom)
     assert m["overlay_residue"] == 1 and m["passes_targets"]["overlay_residue"] is False
     per = m["per_video"]["tut_0000"]
     assert per["overlay_residue"] == 1
     assert 0.3 < m["ssim_min"] < 0.95 and m["ssim_mean"] > m["ssim_min"]
 
 
-def test_rapidocr_counts_text_and_write_metrics(tmp_path):
-    count = rapidocr_counter()
+def test_rapidocr_finds_text_and_write_metrics(tmp_path):
+    find = rapidocr_finder()
     img = np.full((180, 320, 3), 230, np.uint8)
-    assert count(img) == 0
+    assert find(img) == []
     cv2.putText(img, "step back two meters", (10, 100), cv2.FONT_HERSHEY_DUPLEX, 0.8, (0, 0, 0), 2)
-    assert count(img) >= 1
+    boxes = find(img)
+    assert len(boxes) >= 1
+    x0, y0, x1, y1 = boxes[0]
+    assert 0 <= x0 < 40 and 70 < y0 < 100 < y1 < 120 and x1 > 200
     metrics = {"precision": 0.5, "passes_targets": {"all": False}, "per_video": {"a": {"x": 1}}}
     write_metrics(metrics, tmp_path / "metrics.json")
     assert json.loads((tmp_path / "metrics.json").read_text()) == {
@@ -170,3 +180,14 @@ def test_rapidocr_counts_text_and_write_metrics(tmp_path):
         "passes_targets": {"all": 0},
         "per_video": {"a": {"x": 1}},
     }
+
+
+def test_scene_text_on_the_true_photo_is_not_residue():
+    truth = np.full((100, 200, 3), 200, np.uint8)
+    truth[80:, :] = 0  # the scene itself is dark at the bottom: OCR 'reads' it there too
+    cleaned = truth.copy()
+    assert residue_boxes(cleaned, dark_bottom, truth) == []
+    assert residue_boxes(cleaned, dark_bottom) == [(0, 95, 200, 100)]  # no truth: counted
+    lit = truth.copy()
+    lit[80:, :] = 200
+    assert residue_boxes(cleaned, dark_bottom, lit) == [(0, 95, 200, 100)]  # left-over band

@@ -8,7 +8,16 @@ import cv2
 import numpy as np
 import pytest
 
-from aesformer.mining.narration import WhisperNarrator, change_points, read_lines
+from aesformer.mining.narration import (
+    SubtitleMemory,
+    WhisperNarrator,
+    change_points,
+    join_texts,
+    pattern_distance,
+    read_bands,
+    read_lines,
+    text_signature,
+)
 from aesformer.mining.ocr import get_reader
 
 pytestmark = pytest.mark.unit
@@ -73,3 +82,35 @@ def test_narration_bands_come_from_the_kept_gray_frames(tmp_path):
     out = narration_bands(tmp_path / "missing.mp4", video, Box(0, 280, 640, 360), [4])
     assert len(out) == 1 and out[0].shape == (40, 320, 3)
     assert out[0][10:30, 40:200].min() == 240
+
+
+def test_subtitle_memory_reuses_only_the_same_pattern():
+    memory = SubtitleMemory()
+    memory.add(text_signature(band(None)), "nothing")  # no strokes: not remembered
+    assert memory.entries == []
+    memory.add(text_signature(band("step back")), "step back")
+    memory.add(text_signature(band("raise the arm")), "raise the arm")
+    assert memory.lookup(text_signature(band("step back"))) == "step back"
+    assert memory.lookup(text_signature(band("raise the arm"))) == "raise the arm"
+    assert memory.lookup(text_signature(band("tilt down a little"))) is None
+    a, b = text_signature(band("step back")), text_signature(band("raise the arm"))
+    assert pattern_distance(a, a) == 0.0 and pattern_distance(a, b) > memory.max_diff
+
+
+class CountingReader:
+    def __init__(self):
+        self.calls = 0
+        self.inner = get_reader("rapidocr", 960)
+
+    def read(self, image):
+        self.calls += 1
+        return self.inner.read(image)
+
+
+def test_read_bands_gives_one_text_per_band_in_one_call():
+    reader = CountingReader()
+    texts = read_bands(reader, [band("step back"), band(None), band("raise the arm")], 0.8)
+    assert reader.calls == 1
+    assert [t.replace(" ", "") for t in texts] == ["stepback", "", "raisethearm"]
+    assert read_bands(reader, [], 0.8) == [] and reader.calls == 1
+    assert join_texts(["a b", "", "A-b", "c", "a b"]) == ["a b", "c", "a b"]

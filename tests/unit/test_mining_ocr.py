@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import cv2
 import numpy as np
 import pytest
 
-from aesformer.mining.ocr import get_reader
+from aesformer.mining.ocr import TextLine, detect_boxes, get_reader, ort_threads
 
 pytestmark = pytest.mark.unit
 
@@ -34,3 +35,27 @@ def test_unknown_backend():
 def test_paddleocr_missing_is_a_clear_error():
     with pytest.raises(RuntimeError, match="paddleocr is not installed"):
         get_reader("paddleocr", 961)
+
+
+def test_rapidocr_detects_without_recognising_and_read_still_recognises():
+    """Detection-only calls must not leave the engine without recognition (RapidOCR keeps the
+    flags of its previous call)."""
+    img = np.full((80, 640, 3), 40, np.uint8)
+    cv2.putText(img, "level the horizon", (60, 55), cv2.FONT_HERSHEY_DUPLEX, 1.2, (250,) * 3, 2)
+    reader = get_reader("rapidocr", 960)
+    boxes = reader.detect(img)
+    assert len(boxes) == 1 and boxes[0][0] < 80 and boxes[0][2] > 300
+    assert reader.detect(np.full((80, 640, 3), 40, np.uint8)) == []
+    assert reader.read(img)[0].text.replace(" ", "") == "levelthehorizon"
+
+
+def test_detect_boxes_falls_back_to_a_full_read():
+    class ReadOnly:
+        def read(self, image):
+            return [TextLine((1, 2, 3, 4), "ab", 0.9)]
+
+    assert detect_boxes(ReadOnly(), np.zeros((10, 10, 3), np.uint8)) == [(1, 2, 3, 4)]
+
+
+def test_onnxruntime_uses_the_cores_of_this_process():
+    assert 1 <= ort_threads() <= (os.cpu_count() or 1)

@@ -11,7 +11,12 @@ from aesformer.corpus import make_event
 from aesformer.corpus.ui import ViewfinderChrome
 from aesformer.mining.inpaint import get_inpainter
 from aesformer.mining.ocr import TextLine, get_reader
-from aesformer.mining.overlays import clean_viewfinder, grid_mask, line_clusters, unshade_subtitle
+from aesformer.mining.overlays import (
+    clean_viewfinder,
+    grid_mask,
+    line_clusters,
+    unshade_subtitle,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -57,7 +62,8 @@ class StubbornReader:
 
     def read(self, image):
         self.calls += 1
-        return [TextLine((5, 5, 40, 20), "ghost", 0.99)]
+        h, w = image.shape[:2]  # in the middle of what it reads: over the photo
+        return [TextLine((w // 4, h // 2 - 6, w // 2, h // 2 + 6), "ghost", 0.99)]
 
 
 def test_residue_after_retries_rejected():

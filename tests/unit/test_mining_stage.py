@@ -60,8 +60,13 @@ def test_mines_events_of_a_generated_video(corpus, tmp_path):
         fps = truth.fps
         assert ev.good.start_frame <= round(p.good_time_s * fps) < ev.good.end_frame
         assert ev.viewfinder.start_frame <= round(p.poor_time_s * fps) < ev.viewfinder.end_frame
-        for rel in (p.poor_image, p.good_image, p.poor_raw_image):
+        for rel in (p.poor_image, p.good_image, p.poor_raw_image, p.poor_mask_image):
             assert cv2.imread(str(out / rel)) is not None
+        mask = cv2.imread(str(out / p.poor_mask_image), cv2.IMREAD_GRAYSCALE)
+        raw = cv2.imread(str(out / p.poor_raw_image))
+        changed = cv2.absdiff(raw, cv2.imread(str(out / p.poor_image))).max(axis=2) > 12
+        assert set(np.unique(mask)) <= {0, 255} and ((mask > 0) == changed).all()
+        assert 0.0 < (mask > 0).mean() < 0.5  # the subtitle was reconstructed, not the photo
         assert p.narration and p.checks["overlays_removed"] and "aesthetic" in p.scores
     report = json.loads((out / "report.json").read_text())
     assert report["videos"]["tut_0000"]["events"] == 2

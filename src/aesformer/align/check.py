@@ -36,12 +36,19 @@ def scene_passes(scene: SceneMatch, cfg: AlignConfig) -> bool:
 
 
 def align_pair(
-    poor: np.ndarray, good: np.ndarray, cfg: AlignConfig, detector: PersonDetector
+    poor: np.ndarray,
+    good: np.ndarray,
+    cfg: AlignConfig,
+    detector: PersonDetector,
+    poor_unobserved: np.ndarray | None = None,
 ) -> Alignment:
     """Check a (poor, good) pair of BGR images; ``passed`` is true when no check failed.
 
     The person and new-object checks run only when the scene check found a homography that
-    passes (without one there is nothing to compare region by region).
+    passes (without one there is nothing to compare region by region). ``poor_unobserved``
+    (uint8/bool, any size, non-zero = reconstructed by the miner's inpainting) is left out of
+    the region comparisons: an inpainted subtitle is not evidence of a new object or another
+    person.
     """
     small_poor = to_analysis(poor, cfg.analysis_long_side)
     small_good = to_analysis(good, cfg.analysis_long_side)
@@ -67,7 +74,16 @@ def align_pair(
     assert h is not None  # scene_passes guarantees it
     size = (small_good.shape[1], small_good.shape[0])
     warped = cv2.warpPerspective(small_poor, h, size, flags=cv2.INTER_LINEAR)
-    cmp = compare(warped, small_good, overlap_mask(small_poor.shape, h, size), cfg.residual_blur_px)
+    observed = overlap_mask(small_poor.shape, h, size)
+    if poor_unobserved is not None:
+        hole = cv2.resize(
+            (poor_unobserved > 0).astype(np.uint8),
+            (small_poor.shape[1], small_poor.shape[0]),
+            interpolation=cv2.INTER_NEAREST,
+        )
+        hole = cv2.dilate(hole, np.ones((3, 3), np.uint8))  # inpainting bleeds a little
+        observed &= cv2.warpPerspective(hole, h, size, flags=cv2.INTER_NEAREST) == 0
+    cmp = compare(warped, small_good, observed, cfg.residual_blur_px)
     blobs = find_new_objects(cmp.residual, cfg)
     person: PersonCheck = check_person(
         small_poor, small_good, h, cmp.mapped, cmp.good, cmp.valid, detector, cfg

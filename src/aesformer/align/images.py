@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 
+from aesformer.fileio import UnreadableImage, read_bgr
 
-class UnreadableImage(Exception):
-    """An image file is missing, empty or cannot be decoded."""
-
-
-def read_bgr(path: Path) -> np.ndarray:
-    """Decode ``path`` as a 3-channel BGR ``uint8`` image or raise :class:`UnreadableImage`."""
-    if not path.is_file():
-        raise UnreadableImage(f"{path}: not found")
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None or image.size == 0:
-        raise UnreadableImage(f"{path}: cannot decode image")
-    return image
+__all__ = ["UnreadableImage", "gray", "read_bgr", "to_analysis"]
 
 
 def to_analysis(image: np.ndarray, long_side: int) -> np.ndarray:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -27,6 +25,7 @@ from aesformer.align.images import UnreadableImage, read_bgr
 from aesformer.align.person import FaceCascadeDetector, PersonDetector
 from aesformer.config import AlignConfig
 from aesformer.errors import OutputError
+from aesformer.fileio import inside, place_files, read_gray
 from aesformer.progress import track
 from aesformer.records import PairRecord, RejectRecord, atomic_write_text, read_jsonl, write_jsonl
 
@@ -83,11 +82,17 @@ def _check(
 ) -> PairRecord | RejectRecord:
     """The pair with its ``alignment`` when it passes, else its reject record."""
     try:
-        poor = read_bgr(_inside(pairs_dir, pair.poor_image))
-        good = read_bgr(_inside(pairs_dir, pair.good_image))
+        poor = read_bgr(inside(pairs_dir, pair.poor_image))
+        good = read_bgr(inside(pairs_dir, pair.good_image))
     except UnreadableImage as exc:
         return _reject(pair, Reason.IMAGE_UNREADABLE.value, str(exc))
-    alignment = align_pair(poor, good, cfg, detector)
+    unobserved = None
+    if pair.poor_mask_image:
+        try:
+            unobserved = read_gray(inside(pairs_dir, pair.poor_mask_image))
+        except UnreadableImage as exc:
+            return _reject(pair, Reason.IMAGE_UNREADABLE.value, str(exc))
+    alignment = align_pair(poor, good, cfg, detector, unobserved)
     if not alignment.passed:
         detail = (
             f"reasons={','.join(alignment.reasons)} inlier_ratio={alignment.scene_inlier_ratio:.3f}"
@@ -111,40 +116,14 @@ def _reject(pair: PairRecord, reason: str, detail: str) -> RejectRecord:
     )
 
 
-def _inside(root: Path, relative: str) -> Path:
-    """``root / relative``, refusing absolute paths and paths that leave ``root``."""
-    path = (root / relative).resolve()
-    if Path(relative).is_absolute() or not path.is_relative_to(root.resolve()):
-        raise UnreadableImage(f"{relative}: image path outside the pairs folder")
-    return path
-
-
 def _place_images(pair: PairRecord, pairs_dir: Path, out: Path, link: bool) -> None:
     """Hard-link (or copy) the pair's images into ``out`` at the same relative paths."""
-    for relative in (pair.poor_image, pair.good_image, pair.poor_raw_image):
-        if relative is None:
-            continue
-        src = _inside(pairs_dir, relative)
-        if not src.is_file():  # the optional raw crop may be absent; the checked images exist
-            continue
-        dst = out / relative
-        if link and dst.is_file() and os.path.samefile(src, dst):
-            continue  # already linked by an earlier run (renaming onto it would be a no-op)
-        tmp = dst.with_name(f".{dst.name}.partial")
-        try:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            tmp.unlink(missing_ok=True)
-            if link:
-                try:
-                    os.link(src, tmp)
-                except OSError:
-                    shutil.copy2(src, tmp)
-            else:
-                shutil.copy2(src, tmp)
-            os.replace(tmp, dst)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise OutputError(f"{dst}: cannot place image ({exc.strerror or exc})") from None
+    place_files(
+        (pair.poor_image, pair.good_image, pair.poor_raw_image, pair.poor_mask_image),
+        pairs_dir,
+        out,
+        link,
+    )
 
 
 __all__ = ["STAGE", "run"]

@@ -7,7 +7,9 @@ Metrics (see ``docs/align.md`` section "mine-eval"):
   same event (half-open intervals, seconds).
 - **recall** — events with at least one right pair / all events of the mined videos. The mined
   videos are those named by a pair or by a reject in ``DIR/rejects.jsonl``.
-- **overlay residue** — OCR text boxes found on the cleaned poor images (target 0).
+- **overlay residue** — OCR text boxes found on the cleaned poor images (target 0), less
+  those OCR also finds at the same place (IoU > 0.3) on the true clean photo (the scene's own
+  text-like content: not overlay). Wrong pairs have no true photo: all their boxes count.
 - **SSIM** — cleaned poor image vs the truth's clean poor photo (resized to the cleaned image's
   size, grayscale), over the right pairs.
 
@@ -40,21 +42,51 @@ TARGET_SSIM = 0.85
 OCR_PARAMS = {"Det.limit_type": "max", "Det.limit_side_len": 960}
 UNKNOWN_VIDEO = "<unknown>"
 
-#: Counts text boxes in a BGR image.
-TextCounter = Callable[[np.ndarray], int]
+#: Finds text boxes ``(x0, y0, x1, y1)`` in a BGR image.
+TextFinder = Callable[[np.ndarray], list[tuple[int, int, int, int]]]
+#: A residue box overlapping a box found on the true clean image by more than this (IoU) is the
+#: scene's own text-like content (OCR reads it on the clean photo too), not a left-over overlay.
+SCENE_TEXT_IOU = 0.3
 
 
-def rapidocr_counter() -> TextCounter:
-    """A :data:`TextCounter` backed by one RapidOCR engine (created here, reused per call)."""
+def rapidocr_finder() -> TextFinder:
+    """A :data:`TextFinder` backed by one RapidOCR engine (created here, reused per call)."""
     from rapidocr import RapidOCR
 
     engine = RapidOCR(params=OCR_PARAMS)
 
-    def count(image: np.ndarray) -> int:
+    def find(image: np.ndarray) -> list[tuple[int, int, int, int]]:
         boxes = engine(image).boxes
-        return 0 if boxes is None else len(boxes)
+        if boxes is None:
+            return []
+        return [
+            (int(b[:, 0].min()), int(b[:, 1].min()), int(b[:, 0].max()), int(b[:, 1].max()))
+            for b in np.asarray(boxes)
+        ]
 
-    return count
+    return find
+
+
+def residue_boxes(
+    cleaned: np.ndarray, find: TextFinder, clean_truth: np.ndarray | None = None
+) -> list[tuple[int, int, int, int]]:
+    """Text boxes on ``cleaned`` that are overlay residue: all of them, minus (when the true
+    clean photo is known, resized to ``cleaned``) those OCR also finds on the true photo."""
+    found = find(cleaned)
+    if clean_truth is None or not found:
+        return found
+    scene = find(clean_truth)
+    return [b for b in found if all(_iou(b, t) <= SCENE_TEXT_IOU for t in scene)]
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / area if area > 0 else 0.0
 
 
 @dataclass
@@ -94,12 +126,12 @@ def evaluate(
     pairs_dir: Path,
     truth_dir: Path,
     *,
-    ocr: TextCounter | None = None,
+    ocr: TextFinder | None = None,
     targets: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Score ``pairs_dir/pairs.jsonl`` against the corpus in ``truth_dir``.
 
-    ``ocr`` counts text boxes (default: :func:`rapidocr_counter`); ``targets`` overrides
+    ``ocr`` finds text boxes (default: :func:`rapidocr_finder`); ``targets`` overrides
     :func:`default_targets` keys. Returns overall metrics, ``videos`` (per-video breakdown)
     and ``passes_targets``.
     """
@@ -108,7 +140,7 @@ def evaluate(
     manifest = read_manifest(truth_dir / "manifest.jsonl")
     by_sha = {m.sha256: m.video_id for m in manifest}
     known = {m.video_id for m in manifest}
-    count_text = ocr or rapidocr_counter()
+    find_text = ocr or rapidocr_finder()
 
     mined = {_video_of(p, by_sha, known) for p in pairs} | _rejected_videos(pairs_dir, known)
     mined.discard(UNKNOWN_VIDEO)
@@ -124,14 +156,15 @@ def evaluate(
             continue
         tally = tallies[vid]
         tally.pairs += 1
-        tally.residue += count_text(cleaned)
         index = matching_event(truths[vid], pair.poor_time_s, pair.good_time_s)
         if index is None:
+            tally.residue += len(residue_boxes(cleaned, find_text))
             continue
         tally.right += 1
         tally.found.add(index)
-        event = truths[vid].events[index]
-        tally.ssim.append(poor_ssim(cleaned, truth_dir, event))
+        truth = _clean_poor(truth_dir, truths[vid].events[index], cleaned.shape)
+        tally.residue += len(residue_boxes(cleaned, find_text, truth))
+        tally.ssim.append(poor_ssim(cleaned, truth))
 
     return _summarise(tallies, unknown, {**default_targets(), **(targets or {})})
 
@@ -146,11 +179,15 @@ def default_targets() -> dict[str, float]:
     }
 
 
-def poor_ssim(cleaned: np.ndarray, truth_dir: Path, event: EventTruth) -> float:
-    """Grayscale SSIM of ``cleaned`` and the event's clean poor photo resized to its size."""
+def _clean_poor(truth_dir: Path, event: EventTruth, shape: tuple[int, ...]) -> np.ndarray:
+    """The event's true clean poor photo, resized to ``shape`` (the cleaned image's)."""
     clean = _read_image(truth_dir / event.poor_clean_image)
+    return cv2.resize(clean, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def poor_ssim(cleaned: np.ndarray, clean: np.ndarray) -> float:
+    """Grayscale SSIM of ``cleaned`` and the true clean poor photo (same size)."""
     h, w = cleaned.shape[:2]
-    clean = cv2.resize(clean, (w, h), interpolation=cv2.INTER_AREA)
     a = cv2.cvtColor(cleaned, cv2.COLOR_BGR2GRAY)
     b = cv2.cvtColor(clean, cv2.COLOR_BGR2GRAY)
     win = min(7, h, w)

@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from aesformer.mining.ocr import TextReader
+from aesformer.mining.ocr import TextLine, TextReader
 
 
 def text_signature(band: np.ndarray, size: tuple[int, int] = (96, 16)) -> np.ndarray:
@@ -60,6 +60,11 @@ def _differs(a: np.ndarray, b: np.ndarray, min_change: float) -> bool:
 def read_lines(reader: TextReader, bands: Sequence[np.ndarray], min_score: float) -> list[str]:
     """OCR the bands in one call (stacked, separated by black rows); one text per band, top to
     bottom and left to right, consecutive duplicates removed."""
+    return join_texts(read_bands(reader, bands, min_score))
+
+
+def read_bands(reader: TextReader, bands: Sequence[np.ndarray], min_score: float) -> list[str]:
+    """The text of each band ("" where none), all bands read by one stacked OCR call."""
     if not bands:
         return []
     width = max(b.shape[1] for b in bands)
@@ -71,16 +76,60 @@ def read_lines(reader: TextReader, bands: Sequence[np.ndarray], min_score: float
         spans.append((y, y + band.shape[0]))
         y += band.shape[0] + gap
     lines = [ln for ln in reader.read(np.vstack(parts)) if ln.score >= min_score]
+    return [band_text(lines, y0, y1) for y0, y1 in spans]
+
+
+def band_text(lines: Sequence[TextLine], y0: float, y1: float) -> str:
+    """The lines whose centre row lies in ``[y0, y1)``, top to bottom then left to right."""
+    mine = sorted(
+        (ln for ln in lines if y0 <= (ln.box[1] + ln.box[3]) / 2 < y1 and len(ln.text) > 1),
+        key=lambda ln: (ln.box[1], ln.box[0]),
+    )
+    return " ".join(ln.text.strip() for ln in mine)
+
+
+def join_texts(texts: Sequence[str]) -> list[str]:
+    """Non-empty texts in order, consecutive duplicates (ignoring case/punctuation) removed."""
     out: list[str] = []
-    for y0, y1 in spans:
-        mine = sorted(
-            (ln for ln in lines if y0 <= (ln.box[1] + ln.box[3]) / 2 < y1 and len(ln.text) > 1),
-            key=lambda ln: (ln.box[1], ln.box[0]),
-        )
-        text = " ".join(ln.text.strip() for ln in mine)
+    for text in texts:
         if text and (not out or _norm(out[-1]) != _norm(text)):
             out.append(text)
     return out
+
+
+class SubtitleMemory:
+    """Subtitle texts already read in one video, keyed by their stroke pattern
+    (:func:`text_signature`).
+
+    A band whose pattern matches a remembered one (symmetric difference at most
+    ``max_diff`` of the union; stricter than the change threshold of :func:`change_points`)
+    is the same subtitle: its text is reused instead of being read again. Seeded with the
+    poor frame's band, whose lines the overlay OCR has already read, and with every band read
+    for an earlier event (tutorials repeat their subtitles across events).
+    """
+
+    def __init__(self, max_diff: float = 0.15) -> None:
+        self.max_diff = max_diff
+        self.entries: list[tuple[np.ndarray, str]] = []
+
+    def add(self, signature: np.ndarray, text: str) -> None:
+        if signature.any():
+            self.entries.append((signature, text))
+
+    def lookup(self, signature: np.ndarray) -> str | None:
+        """The text of the closest remembered pattern within ``max_diff``, else ``None``."""
+        best, found = self.max_diff, None
+        for sig, text in self.entries:
+            d = pattern_distance(signature, sig)
+            if d <= best:
+                best, found = d, text
+        return found
+
+
+def pattern_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Symmetric difference of two stroke patterns over their union (0 = identical)."""
+    union = int((a | b).sum())
+    return 0.0 if union == 0 else int((a ^ b).sum()) / union
 
 
 def _norm(text: str) -> str:

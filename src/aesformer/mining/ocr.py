@@ -9,6 +9,7 @@ coordinates of the image it was given.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -34,31 +35,49 @@ class TextReader(Protocol):
     def read(self, image: np.ndarray) -> list[TextLine]: ...
 
 
+Box4 = tuple[int, int, int, int]
+
+
 class RapidOCRReader:
     """RapidOCR with the detector input capped at ``limit_side_len`` (no upscaling)."""
 
     def __init__(self, limit_side_len: int = 960) -> None:
         from rapidocr import RapidOCR
 
-        logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+        logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # "detection result is empty"
         self.engine = RapidOCR(
             params={
                 "Det.limit_type": "max",
                 "Det.limit_side_len": limit_side_len,
-                "Global.log_level": "warning",
+                "Global.log_level": "error",
+                "Global.use_cls": False,  # overlay text is upright: no angle classifier
+                # one video at a time uses every core (the stage's pool runs one per worker)
+                "EngineConfig.onnxruntime.intra_op_num_threads": ort_threads(),
             }
         )
 
     def read(self, image: np.ndarray) -> list[TextLine]:
         if image.size == 0 or min(image.shape[:2]) < 8:
             return []
-        result = self.engine(np.ascontiguousarray(image), use_cls=False)  # upright text
-        if result.boxes is None or result.txts is None:
+        # every flag passed: RapidOCR keeps the flags of the previous call
+        result = self.engine(np.ascontiguousarray(image), use_det=True, use_cls=False, use_rec=True)
+        if result.boxes is None or getattr(result, "txts", None) is None:
             return []
         return [
             _line(np.asarray(box), str(text), float(score))
             for box, text, score in zip(result.boxes, result.txts, result.scores, strict=True)
         ]
+
+    def detect(self, image: np.ndarray) -> list[Box4]:
+        """Text boxes only (no recognition): for checks that only ask *whether* text is there."""
+        if image.size == 0 or min(image.shape[:2]) < 8:
+            return []
+        result = self.engine(
+            np.ascontiguousarray(image), use_det=True, use_cls=False, use_rec=False
+        )
+        if getattr(result, "boxes", None) is None:
+            return []
+        return [_line(np.asarray(box), "", 1.0).box for box in result.boxes]
 
 
 class PaddleOCRReader:
@@ -85,6 +104,22 @@ def _line(poly: np.ndarray, text: str, score: float) -> TextLine:
     x0, y0 = np.floor(poly.min(axis=0)).astype(int)
     x1, y1 = np.ceil(poly.max(axis=0)).astype(int)
     return TextLine((int(x0), int(y0), int(x1), int(y1)), text, score)
+
+
+def ort_threads() -> int:
+    """onnxruntime intra-op threads: the cores this process may use (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def detect_boxes(reader: TextReader, image: np.ndarray) -> list[Box4]:
+    """Text boxes of ``image``: detection only where the engine offers it, else a full read."""
+    detect = getattr(reader, "detect", None)
+    if detect is not None:
+        return list(detect(image))
+    return [ln.box for ln in reader.read(image)]
 
 
 READERS: dict[str, Callable[[int], TextReader]] = {

@@ -72,7 +72,7 @@ def run(
             todo.append(VideoInput(item.video_id, item.source, item.path, sha))
     fresh = fan_out(
         mine_video,
-        [(cfg, v.path, v.video_id, v.sha256, out) for v in todo],
+        [(cfg, v.path, v.video_id, v.sha256, out, key) for v in todo],
         name="mine",
         runner=cfg.runner,
         workers=workers or cfg.workers,

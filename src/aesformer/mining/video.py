@@ -1,8 +1,8 @@
 """Mining one video: decode, events, frame selection, overlay removal, narration, filters.
 
 :func:`mine_video` is a pure, picklable top-level function (a process-pool or Prefect task):
-it reads one video, writes that video's images under ``out_dir/images/<video_id>/`` and its
-cache entry ``out_dir/cache/<sha256>.json`` (atomically, last), and returns a
+it reads one video, writes that video's images under ``out_dir/images/<key>/<video_id>/`` and
+its cache entry ``out_dir/cache/<key>/<sha256>.json`` (atomically, last), and returns a
 :class:`VideoResult`. Failures of the whole video are returned as rejects, never raised.
 """
 
@@ -19,11 +19,25 @@ import cv2
 import numpy as np
 
 from aesformer.config import MineConfig
-from aesformer.mining.decode import DecodedVideo, DecodeError, decode, read_frames
+from aesformer.mining.decode import (
+    DecodedVideo,
+    DecodeError,
+    decode,
+    downscale,
+    read_frames,
+)
 from aesformer.mining.filters import filter_good
 from aesformer.mining.good_frames import select_good
 from aesformer.mining.inpaint import get_inpainter
-from aesformer.mining.narration import change_points, get_narrator, read_lines
+from aesformer.mining.narration import (
+    SubtitleMemory,
+    band_text,
+    change_points,
+    get_narrator,
+    join_texts,
+    read_bands,
+    text_signature,
+)
 from aesformer.mining.ocr import get_reader
 from aesformer.mining.overlays import CleanResult, clean_viewfinder, static_overlay_mask
 from aesformer.mining.poor_frames import select_poor
@@ -123,15 +137,33 @@ def cache_key(cfg: MineConfig) -> str:
     return digest.hexdigest()[:16]
 
 
+def reconstructed_mask(raw: np.ndarray, clean: np.ndarray, tolerance: int = 12) -> np.ndarray:
+    """255 where overlay removal changed the crop (inpainted text, grid, icons; a brightened
+    subtitle box) by more than ``tolerance`` levels in any channel, else 0: the pixels of the
+    poor image that were reconstructed rather than observed (``PairRecord.poor_mask_image``)."""
+    changed = cv2.absdiff(raw, clean).max(axis=2) > tolerance
+    return changed.astype(np.uint8) * 255
+
+
 def cache_path(out_dir: Path, sha256: str, key: str) -> Path:
     """The cache entry of one video mined under ``key`` (see :func:`cache_key`)."""
     return out_dir / "cache" / key / f"{sha256}.json"
 
 
 def mine_video(
-    cfg: MineConfig, video_path: Path, video_id: str, sha256: str, out_dir: Path
+    cfg: MineConfig,
+    video_path: Path,
+    video_id: str,
+    sha256: str,
+    out_dir: Path,
+    key: str | None = None,
 ) -> VideoResult:
-    """Mine one video (see the module docstring); never raises for a bad video."""
+    """Mine one video (see the module docstring); never raises for a bad video.
+
+    ``key`` is the cache key the stage computed once for the whole run (default: computed
+    here, :func:`cache_key`); the video's images and cache entry are filed under it.
+    """
+    key = key or cache_key(cfg)
     result = VideoResult(video_id, sha256, str(video_path))
     timer = _Timer()
     t0 = time.perf_counter()
@@ -172,12 +204,26 @@ def mine_video(
         [video.fine[i] for i in video.sample_indices() if ui[i] and i in video.fine]
     )
     timer.add("overlays", t0)
+    memory = SubtitleMemory()  # subtitles read once per video, reused across events
     for event in events:
-        _mine_event(cfg, video_path, video, event, ui, windows, result, out_dir, timer, static)
+        _mine_event(
+            cfg,
+            video_path,
+            video,
+            event,
+            ui,
+            windows,
+            result,
+            out_dir,
+            timer,
+            static,
+            memory,
+            key=key,
+        )
     result.report["pairs"] = len(result.pairs)
     result.report["rejects"] = len(result.rejects)
     result.report["seconds"] = timer.seconds
-    atomic_write_text(cache_path(out_dir, sha256, cache_key(cfg)), result.to_json())
+    atomic_write_text(cache_path(out_dir, sha256, key), result.to_json())
     return result
 
 
@@ -192,6 +238,9 @@ def _mine_event(
     out_dir: Path,
     timer: _Timer,
     static: np.ndarray | None = None,
+    memory: SubtitleMemory | None = None,
+    *,
+    key: str,
 ) -> None:
     fps = video.info.fps
     t0 = time.perf_counter()
@@ -236,7 +285,7 @@ def _mine_event(
             )
         )
         return
-    narration = _narration(cfg, path, video, event, clean, reader)
+    narration = _narration(cfg, path, video, event, clean, reader, memory, frames[poor.index])
     t0 = timer.add("narration", t0)
     good_frame = frames[good.index]
     good_img = content_box(good_frame).crop(good_frame)
@@ -259,10 +308,11 @@ def _mine_event(
             )
         )
         return
-    rel = Path("images") / cache_key(cfg) / result.video_id  # results of other params kept
-    names = {k: rel / f"{pid}_{k}.png" for k in ("poor", "poor_raw", "good")}
+    rel = Path("images") / key / result.video_id  # results of other params kept
+    names = {k: rel / f"{pid}_{k}.png" for k in ("poor", "poor_raw", "poor_mask", "good")}
     write_png(out_dir / names["poor"], clean.clean)
     write_png(out_dir / names["poor_raw"], clean.raw)
+    write_png(out_dir / names["poor_mask"], reconstructed_mask(clean.raw, clean.clean))
     write_png(out_dir / names["good"], good_img)
     scores = dict(verdict.scores)
     scores.update(
@@ -286,6 +336,7 @@ def _mine_event(
             poor_image=names["poor"].as_posix(),
             good_image=names["good"].as_posix(),
             poor_raw_image=names["poor_raw"].as_posix(),
+            poor_mask_image=names["poor_mask"].as_posix(),
             narration=narration,
             scores=scores,
             checks=checks,
@@ -301,8 +352,15 @@ def _narration(
     event: EventSpan,
     clean: CleanResult,
     reader: Any,
+    memory: SubtitleMemory | None = None,
+    poor_frame: np.ndarray | None = None,
 ) -> str:
-    """The event's narration text (subtitles by OCR, or ASR when configured)."""
+    """The event's narration text (subtitles by OCR, or ASR when configured).
+
+    Subtitles: the band of each narration change is matched against ``memory`` (the poor
+    frame's band, read by the overlay OCR, and the bands read for earlier events); only the
+    bands not remembered are read, in one stacked OCR call.
+    """
     fps = video.info.fps
     if cfg.narration_backend == "asr":
         return get_narrator(cfg.asr_model).transcribe(
@@ -315,9 +373,41 @@ def _narration(
     picks = [idx[k] for k in change_points(small)]
     if not picks:
         return ""
-    return " ".join(
-        read_lines(reader, narration_bands(path, video, band, picks), cfg.min_text_score)
-    )
+    memory = SubtitleMemory() if memory is None else memory
+    if poor_frame is not None and clean.lines:
+        seed = poor_band(video, band, poor_frame)
+        if seed is not None:
+            text = band_text(clean.lines, band.y0, band.y1)
+            memory.add(text_signature(seed), text)
+    bands = narration_band_map(path, video, band, picks)
+    texts: dict[int, str] = {}
+    unknown: list[tuple[int, np.ndarray]] = []
+    for i in picks:
+        if i not in bands:
+            continue
+        sig = text_signature(bands[i])
+        known = memory.lookup(sig)
+        if known is None:
+            unknown.append((i, sig))
+        else:
+            texts[i] = known
+    if unknown:
+        read = read_bands(reader, [bands[i] for i, _ in unknown], cfg.min_text_score)
+        for (i, sig), text in zip(unknown, read, strict=True):
+            texts[i] = text
+            memory.add(sig, text)
+    return " ".join(join_texts([texts[i] for i in picks if i in texts]))
+
+
+def poor_band(video: DecodedVideo, band: Box, frame: np.ndarray) -> np.ndarray | None:
+    """The subtitle ``band`` of the full-resolution poor ``frame``, made like the narration
+    bands (gray at the decoding pass's fine width, as BGR) so their stroke patterns compare."""
+    fine = next(iter(video.fine.values()), None)
+    if fine is None or frame.shape[:2] != (video.info.height, video.info.width):
+        return None
+    gray = cv2.cvtColor(downscale(frame, (fine.shape[1], fine.shape[0])), cv2.COLOR_BGR2GRAY)
+    crop = band.scaled(fine.shape[1] / video.info.width).crop(gray)
+    return cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR) if crop.size else None
 
 
 def narration_bands(
@@ -329,6 +419,14 @@ def narration_bands(
     subtitles stay legible there and OCR detects on a quarter of a 720p band), so no frame is
     decoded again; a pick without one is read back at full resolution.
     """
+    out = narration_band_map(path, video, band, picks)
+    return [out[i] for i in picks if i in out]
+
+
+def narration_band_map(
+    path: Path, video: DecodedVideo, band: Box, picks: list[int]
+) -> dict[int, np.ndarray]:
+    """:func:`narration_bands` by sample index (empty crops left out)."""
     out: dict[int, np.ndarray] = {}
     for i in picks:
         fine = video.fine.get(i)
@@ -339,7 +437,7 @@ def narration_bands(
     if missing:
         frames = read_frames(path, missing, video.samples)
         out.update({i: band.crop(f) for i, f in frames.items()})
-    return [out[i] for i in picks if i in out and out[i].size]
+    return {i: b for i, b in out.items() if b.size}
 
 
 def _subtitle_band(video: DecodedVideo, clean: CleanResult) -> Box:
