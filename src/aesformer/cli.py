@@ -187,6 +187,36 @@ def align(
     typer.echo(json.dumps(summary, indent=2))
 
 
+@app.command("annotate")
+def annotate(
+    pairs: Annotated[
+        Path, typer.Option("--pairs", help="folder written by `aesformer align`")
+    ] = Path("data/aligned"),
+    out: Annotated[
+        Path, typer.Option("--out", help="output folder (pairs + plan, rejects, report, images)")
+    ] = Path("data/annotated"),
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """Write a validated seven-dimension editing plan for every aligned pair.
+
+    The teacher (annotate.teacher: geometric offline, or an OpenAI-compatible VLM) writes the
+    plan; the validator checks its format and its consistency with the measured changes and
+    asks again up to annotate.max_retries times, then rejects the pair with a reason.
+    """
+    cfg = _load(params, profile)
+    if not (pairs / "pairs.jsonl").is_file():
+        raise InputError(f"{pairs / 'pairs.jsonl'}: not found (run `aesformer align` first)")
+    ensure_dir(out)
+    from aesformer import tracking
+    from aesformer.annotate.stage import run as run_annotate
+
+    with tracking.stage_run("annotate", cfg.tracking, cfg.annotate, root=project_root()):
+        summary = run_annotate(cfg.annotate, pairs, out)
+        tracking.log_metrics(summary)
+    typer.echo(json.dumps(summary, indent=2))
+
+
 @app.command("mine-eval")
 def mine_eval(
     pairs: Annotated[

@@ -83,6 +83,12 @@ class PairRecord(Record):
         None, description="split: the dataset split of the pair's video"
     )
 
+    def image_files(self) -> tuple[str, ...]:
+        """Every image file the record names (relative paths): what a stage that passes the
+        pair on must place next to its ``pairs.jsonl``."""
+        optional = (self.poor_raw_image, self.poor_mask_image)
+        return (self.poor_image, self.good_image, *(f for f in optional if f))
+
 
 class RejectRecord(Record):
     """A dropped candidate or a failed input: which stage dropped it and why."""

@@ -20,9 +20,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_server")
 def small_repo(root: Path, dvc_yaml: dict | None = None) -> Path:
     """A copy of the project's pipeline wiring with a 2-video corpus, in its own git+DVC repo."""
     root.mkdir(parents=True)
-    for rel in ("corpus", "zoo", "mining", "scoring", "align"):
-        rel = f"src/aesformer/{rel}"
-        shutil.copytree(REPO / rel, root / rel, ignore=shutil.ignore_patterns("__pycache__"))
+    # every stage's code: dvc.yaml deps name src/aesformer/<package> folders
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["corpus"].update(
         videos=2,
@@ -58,7 +57,7 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
 
     root = small_repo(tmp_path / "repo")
     first = pipeline(root=str(root))
-    stages = ["models", "corpus", "mine", "align", "mine_eval"]
+    stages = ["models", "corpus", "mine", "align", "mine_eval", "annotate"]
     assert [r["stage"] for r in first] == stages
     assert all(r["ran"] for r in first)
     lock = yaml.safe_load((root / "dvc.lock").read_text())
@@ -81,13 +80,13 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
     client = MlflowClient(tracking_uri=f"sqlite:///{root}/mlruns.db")
     runs = client.search_runs([client.get_experiment_by_name("aesformer").experiment_id])
     assert sorted(r.data.tags["aesformer.stage"] for r in runs) == sorted(
-        ["models", "corpus", "mine", "align", "mine-eval"]
+        ["models", "corpus", "mine", "align", "mine-eval", "annotate"]
     )
     assert all(r.info.status == "FINISHED" and r.data.tags.get("prefect.flow_run_id") for r in runs)
 
     second = pipeline(root=str(root))
     assert not any(r["ran"] for r in second)
-    assert len(client.search_runs([runs[0].info.experiment_id])) == 5  # nothing re-ran
+    assert len(client.search_runs([runs[0].info.experiment_id])) == 6  # nothing re-ran
     assert yaml.safe_load((root / "dvc.lock").read_text()) == lock
 
 

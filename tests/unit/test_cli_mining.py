@@ -32,6 +32,13 @@ def test_mine_align_eval_end_to_end_with_mlflow(project):
     aligned = cli("align", "--pairs", "data/mined", "--out", "data/aligned", cwd=project)
     assert aligned.returncode == 0, aligned.stderr
     assert json.loads(aligned.stdout)["pairs_in"] == 2
+    annotated = cli("annotate", "--pairs", "data/aligned", "--out", "data/annotated", cwd=project)
+    assert annotated.returncode == 0, annotated.stderr
+    got = json.loads(annotated.stdout)
+    assert got["pairs_out"] == got["pairs_in"] == json.loads(aligned.stdout)["pairs_out"]
+    assert (
+        "(7) Color and Lighting Adjustment:" in (project / "data/annotated/pairs.jsonl").read_text()
+    )
     metrics = project / "reports" / "m.json"
     ev = cli(
         "mine-eval",
@@ -54,7 +61,7 @@ def test_mine_align_eval_end_to_end_with_mlflow(project):
     client = MlflowClient(tracking_uri=f"sqlite:///{project}/mlruns.db")
     exp = client.get_experiment_by_name("aesformer")
     runs = {r.data.tags["aesformer.stage"]: r for r in client.search_runs([exp.experiment_id])}
-    assert set(runs) == {"mine", "align", "mine-eval"}
+    assert set(runs) == {"mine", "align", "annotate", "mine-eval"}
     mine_run = runs["mine"]
     assert mine_run.data.metrics["pairs"] == 2.0 and "seconds" in mine_run.data.metrics
     assert mine_run.data.params["mine.sample_fps"] == "2.0"
@@ -72,6 +79,10 @@ def test_missing_inputs_are_one_error_line(project, tmp_path):
         cli("align", "--pairs", str(tmp_path), "--out", str(tmp_path / "o"), cwd=project),
         "pairs.jsonl",
         "aesformer mine",
+    )
+    assert_one_line_error(
+        cli("annotate", "--pairs", str(tmp_path), "--out", str(tmp_path / "a"), cwd=project),
+        "aesformer align",
     )
     assert_one_line_error(
         cli("mine-eval", "--pairs", str(tmp_path / "x"), "--truth", str(tmp_path), cwd=project),

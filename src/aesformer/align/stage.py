@@ -118,12 +118,7 @@ def _reject(pair: PairRecord, reason: str, detail: str) -> RejectRecord:
 
 def _place_images(pair: PairRecord, pairs_dir: Path, out: Path, link: bool) -> None:
     """Hard-link (or copy) the pair's images into ``out`` at the same relative paths."""
-    place_files(
-        (pair.poor_image, pair.good_image, pair.poor_raw_image, pair.poor_mask_image),
-        pairs_dir,
-        out,
-        link,
-    )
+    place_files(pair.image_files(), pairs_dir, out, link)
 
 
 __all__ = ["STAGE", "run"]
