@@ -30,6 +30,7 @@ from aesformer.config import load_params  # noqa: E402
 from aesformer.errors import AesformerError  # noqa: E402
 from aesformer.orchestration import (  # noqa: E402
     outputs_markdown,
+    report_pages,
     repro_stage,
     stage_names,
     stage_outputs,
@@ -45,7 +46,7 @@ def run_stage(root: Path, stage: str, force: bool = False) -> dict:
     rows = stage_outputs(root, stage)
     create_markdown_artifact(
         key=f"stage-{stage}".lower().replace("_", "-"),
-        markdown=outputs_markdown(stage, rows, ran),
+        markdown=outputs_markdown(stage, rows, ran, report_pages(root, rows)),
         description=f"outputs of DVC stage {stage}",
     )
     return {"stage": stage, "ran": ran, "outputs": rows}

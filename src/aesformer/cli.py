@@ -217,6 +217,74 @@ def annotate(
     typer.echo(json.dumps(summary, indent=2))
 
 
+@app.command("split")
+def split(
+    pairs: Annotated[
+        Path, typer.Option("--pairs", help="folder written by `aesformer annotate`")
+    ] = Path("data/annotated"),
+    out: Annotated[
+        Path, typer.Option("--out", help="output folder (pairs + split, rejects, report, images)")
+    ] = Path("data/split"),
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """Assign every pair to train/val/test by video (no video in two splits).
+
+    Deterministic for split.seed; ratios from split.ratios. The report holds split sizes and
+    per-dimension statistics of the plans.
+    """
+    cfg = _load(params, profile)
+    if not (pairs / "pairs.jsonl").is_file():
+        raise InputError(f"{pairs / 'pairs.jsonl'}: not found (run `aesformer annotate` first)")
+    ensure_dir(out)
+    from aesformer import tracking
+    from aesformer.split import run as run_split
+
+    with tracking.stage_run("split", cfg.tracking, cfg.split, root=project_root()):
+        summary = run_split(cfg.split, pairs, out)
+        tracking.log_metrics(summary)
+    typer.echo(json.dumps(summary, indent=2))
+
+
+@app.command("gate")
+def gate(
+    split_dir: Annotated[
+        Path, typer.Option("--split", help="folder written by `aesformer split`")
+    ] = Path("data/split"),
+    docs: Annotated[
+        Path, typer.Option("--docs", help="where the Great Expectations data docs (HTML) go")
+    ] = Path("reports/gate"),
+    quarantine: Annotated[
+        Path, typer.Option("--quarantine", help="failing candidates are moved below this")
+    ] = Path("data/quarantine"),
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """The data-quality gate: a Great Expectations checkpoint over the split, before release.
+
+    Pass: writes data docs and exits 0. Fail: writes data docs, moves the split folder to
+    QUARANTINE/<id>/ (nothing is deleted), prints which expectations failed and exits 2.
+    Both ways the data docs are logged to MLflow (artifacts gate/data_docs).
+    """
+    cfg = _load(params, profile)
+    from aesformer import tracking
+    from aesformer.quality import GateFailed, run_gate
+
+    with tracking.stage_run("gate", cfg.tracking, cfg.gate, root=project_root()):
+        try:
+            result = run_gate(cfg.gate, split_dir, docs, quarantine)
+        except GateFailed as exc:
+            tracking.log_metrics({"gate_passed": 0, "failed_expectations": len(exc.result.failed)})
+            tracking.log_artifacts(docs, "gate/data_docs")
+            raise
+        tracking.log_metrics(
+            {"gate_passed": 1, "expectations": result.evaluated, "pairs": result.rows}
+        )
+        tracking.log_artifacts(docs, "gate/data_docs")
+    typer.echo(result.summary)
+    typer.echo(f"data docs: {result.docs_index}")
+
+
 @app.command("mine-eval")
 def mine_eval(
     pairs: Annotated[

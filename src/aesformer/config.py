@@ -130,6 +130,11 @@ class MineConfig(Section):
 
     sample_fps: float = Field(2.0, gt=0, le=30, description="decision sampling rate")
     analysis_width: int = Field(320, ge=64, le=1920, description="frames downscaled for analysis")
+    source: str = Field(
+        "data/raw",
+        description="videos the DVC stage mines: a manifest.jsonl, a folder holding one, or a "
+        "folder of videos (dvc.yaml passes it as --videos and depends on it)",
+    )
     workers: int = Field(1, ge=1, le=256, description="videos mined in parallel")
     runner: Literal["local", "prefect"] = Field(
         "local",
@@ -141,6 +146,14 @@ class MineConfig(Section):
     )
     histogram_threshold: float = Field(
         0.05, gt=0, le=1, description="PySceneDetect HistogramDetector cut threshold"
+    )
+    cut_detectors: list[Literal["content", "histogram", "adaptive"]] = Field(
+        default_factory=lambda: ["content", "histogram"],
+        min_length=1,
+        description="PySceneDetect detectors whose cuts are merged (adaptive: fast-motion footage)",
+    )
+    adaptive_threshold: float = Field(
+        3.0, gt=0, description="PySceneDetect AdaptiveDetector threshold (when listed)"
     )
     still_diff: float = Field(
         0.35,
@@ -471,6 +484,43 @@ class ModelsConfig(Section):
     editor: EditorModelConfig = Field(default_factory=EditorModelConfig)
 
 
+# --------------------------------------------------------------------------- stage: release
+class ReleaseConfig(Section):
+    """The released dataset: AesRecon-compatible export and versioning (docs/release.md)."""
+
+    link_images: bool = Field(
+        True,
+        description="hard-link the split folder's images into the release (copy if impossible)",
+    )
+    prompt: Literal["instruction", "task"] = Field(
+        "instruction",
+        description="planner prompt in the Stage1 files: instruction = plans.PLANNER_INSTRUCTION "
+        "(task + the seven-line answer format), task = plans.PLANNER_PROMPT only",
+    )
+    grpo_prompt_key: str = Field(
+        "problem", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="EasyR1 data.prompt_key"
+    )
+    grpo_answer_key: str = Field(
+        "answer", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="EasyR1 data.answer_key"
+    )
+    grpo_image_key: str = Field(
+        "images", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="EasyR1 data.image_key"
+    )
+    tag_prefix: str = Field(
+        "data-v", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", description="git tag = prefix + version"
+    )
+    dataset_name: str = Field(
+        "aesrecon", min_length=1, description="MLflow dataset name = <dataset_name>-<version>"
+    )
+
+    @model_validator(mode="after")
+    def _distinct_keys(self) -> ReleaseConfig:
+        keys = (self.grpo_prompt_key, self.grpo_answer_key, self.grpo_image_key)
+        if len(set(keys)) != 3:
+            raise ValueError(f"grpo_*_key: the three keys must differ, got {keys}")
+        return self
+
+
 # --------------------------------------------------------------------------- root
 class Params(Section):
     """The whole of ``params.yaml``."""
@@ -485,6 +535,7 @@ class Params(Section):
     annotate: AnnotateConfig = Field(default_factory=AnnotateConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
+    release: ReleaseConfig = Field(default_factory=ReleaseConfig)
 
 
 # --------------------------------------------------------------------------- loading

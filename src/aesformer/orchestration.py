@@ -113,8 +113,22 @@ def stage_outputs(root: Path, stage: str) -> list[dict[str, Any]]:
     ]
 
 
-def outputs_markdown(stage: str, rows: list[dict[str, Any]], ran: bool) -> str:
-    """Markdown table of a stage's outputs (the Prefect artifact's body)."""
+def report_pages(root: Path, rows: list[dict[str, Any]]) -> list[Path]:
+    """``index.html`` pages at the top of a stage's output folders (e.g. the gate's data docs),
+    as absolute paths, so the Prefect artifact can link them."""
+    pages = []
+    for row in rows:
+        page = (root / row["path"] / "index.html").resolve()
+        if page.is_file():
+            pages.append(page)
+    return pages
+
+
+def outputs_markdown(
+    stage: str, rows: list[dict[str, Any]], ran: bool, pages: list[Path] | None = None
+) -> str:
+    """Markdown table of a stage's outputs (the Prefect artifact's body), then links to the
+    report ``pages`` it wrote."""
     state = "ran" if ran else "up to date (skipped by DVC)"
     lines = [
         f"### Stage `{stage}`: {state}",
@@ -125,4 +139,6 @@ def outputs_markdown(stage: str, rows: list[dict[str, Any]], ran: bool) -> str:
     lines += [f"| `{r['path']}` | `{r['md5']}` | {r['size']} | {r['nfiles']} |" for r in rows]
     if not rows:
         lines.append("| (no outputs recorded in dvc.lock) | | | |")
+    if pages:
+        lines += ["", "Reports:", *(f"- [{p.parent.name}/{p.name}]({p.as_uri()})" for p in pages)]
     return "\n".join(lines)

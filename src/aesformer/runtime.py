@@ -59,5 +59,6 @@ def setup_logging(level: int = logging.INFO) -> None:
     handler._aesformer = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("alembic", "urllib3", "botocore", "PIL", "matplotlib", "httpx", "filelock"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    noisy = ("alembic", "urllib3", "botocore", "PIL", "matplotlib", "httpx", "filelock")
+    for name in (*noisy, "great_expectations"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -170,6 +170,15 @@ def numeric_items(data: Mapping[str, Any], prefix: str = "") -> dict[str, float]
     return out
 
 
+def log_artifacts(folder: Path, artifact_path: str) -> None:
+    """Log every file under ``folder`` as artifacts of the active run (no-op without a run)."""
+    import mlflow
+
+    if mlflow.active_run() is None or not Path(folder).is_dir():
+        return
+    mlflow.log_artifacts(str(folder), artifact_path)
+
+
 def log_image(image_bgr: Any, artifact_file: str) -> None:
     """Log a BGR uint8 array as a PNG artifact of the active run (no-op without a run)."""
     import mlflow

@@ -13,24 +13,19 @@ import yaml
 from aesformer.orchestration import StageFailed
 from aesformer.storage import dvc
 from tests.conftest import REPO
+from tests.factories import MINING_CORPUS
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_server")]
 
 
 def small_repo(root: Path, dvc_yaml: dict | None = None) -> Path:
-    """A copy of the project's pipeline wiring with a 2-video corpus, in its own git+DVC repo."""
+    """A copy of the project's pipeline wiring with a 3-video corpus, in its own git+DVC repo."""
     root.mkdir(parents=True)
     # every stage's code: dvc.yaml deps name src/aesformer/<package> folders
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["corpus"].update(
-        videos=2,
-        events_per_video=[2, 2],
-        viewfinder_seconds=[1.5, 1.5],
-        good_hold_seconds=[1.0, 1.0],
-        resolutions=[[640, 360]],
-        distractors=False,
-    )
+    # three small videos: the fewest that fill train/val/test, so the gate can pass
+    params["corpus"].update(MINING_CORPUS.model_dump(mode="json", exclude={"seed"}), videos=3)
     params["orchestration"]["retries"] = 0
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     wiring = dvc_yaml or yaml.safe_load((REPO / "dvc.yaml").read_text())
@@ -57,14 +52,14 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
 
     root = small_repo(tmp_path / "repo")
     first = pipeline(root=str(root))
-    stages = ["models", "corpus", "mine", "align", "mine_eval", "annotate"]
+    stages = ["models", "corpus", "mine", "align", "mine_eval", "annotate", "split"]
     assert [r["stage"] for r in first] == stages
     assert all(r["ran"] for r in first)
     lock = yaml.safe_load((root / "dvc.lock").read_text())
     assert set(lock["stages"]) == set(stages)
-    assert (root / "data/raw/manifest.jsonl").read_text().count("\n") == 2
+    assert (root / "data/raw/manifest.jsonl").read_text().count("\n") == 3
     mined = json.loads((root / "data/mined/report.json").read_text())["summary"]
-    assert mined["videos_mined"] == 2 and mined["pairs"] >= 1
+    assert mined["videos_mined"] == 3 and mined["pairs"] >= 3
     assert (root / "data/aligned/pairs.jsonl").is_file()
     metrics = json.loads((root / "reports/mining/metrics.json").read_text())
     assert 0.0 <= metrics["precision"] <= 1.0 and "ssim_mean" in metrics
@@ -74,19 +69,21 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
 
     corpus_md5 = lock["stages"]["corpus"]["outs"][0]["md5"]
     assert corpus_md5 in artifact_markdown("stage-corpus")
+    gate_docs = (root / "reports/gate/index.html").resolve().as_uri()
+    assert gate_docs in artifact_markdown("stage-split")  # the gate's data docs are linked
 
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{root}/mlruns.db")
     runs = client.search_runs([client.get_experiment_by_name("aesformer").experiment_id])
     assert sorted(r.data.tags["aesformer.stage"] for r in runs) == sorted(
-        ["models", "corpus", "mine", "align", "mine-eval", "annotate"]
+        ["models", "corpus", "mine", "align", "mine-eval", "annotate", "split", "gate"]
     )
     assert all(r.info.status == "FINISHED" and r.data.tags.get("prefect.flow_run_id") for r in runs)
 
     second = pipeline(root=str(root))
     assert not any(r["ran"] for r in second)
-    assert len(client.search_runs([runs[0].info.experiment_id])) == 6  # nothing re-ran
+    assert len(client.search_runs([runs[0].info.experiment_id])) == 8  # nothing re-ran
     assert yaml.safe_load((root / "dvc.lock").read_text()) == lock
 
 

@@ -39,6 +39,15 @@ def test_mine_align_eval_end_to_end_with_mlflow(project):
     assert (
         "(7) Color and Lighting Adjustment:" in (project / "data/annotated/pairs.jsonl").read_text()
     )
+    split = cli("split", "--pairs", "data/annotated", "--out", "data/split", cwd=project)
+    assert split.returncode == 0, split.stderr
+    # one video cannot fill three splits: the gate fails, names why, quarantines the candidate
+    gate = cli("gate", "--split", "data/split", "--docs", "reports/gate", cwd=project)
+    assert_one_line_error(gate, "data-quality gate FAILED", "split")
+    assert not (project / "data/split").exists()
+    (quarantined,) = (project / "data/quarantine").iterdir()
+    assert (quarantined / "pairs.jsonl").is_file() and (quarantined / "gate_summary.txt").is_file()
+    assert (project / "reports/gate/index.html").is_file()
     metrics = project / "reports" / "m.json"
     ev = cli(
         "mine-eval",
@@ -61,7 +70,10 @@ def test_mine_align_eval_end_to_end_with_mlflow(project):
     client = MlflowClient(tracking_uri=f"sqlite:///{project}/mlruns.db")
     exp = client.get_experiment_by_name("aesformer")
     runs = {r.data.tags["aesformer.stage"]: r for r in client.search_runs([exp.experiment_id])}
-    assert set(runs) == {"mine", "align", "annotate", "mine-eval"}
+    assert set(runs) == {"mine", "align", "annotate", "split", "gate", "mine-eval"}
+    assert runs["gate"].info.status == "FAILED" and runs["gate"].data.metrics["gate_passed"] == 0
+    docs = [a.path for a in client.list_artifacts(runs["gate"].info.run_id, "gate/data_docs")]
+    assert "gate/data_docs/index.html" in docs
     mine_run = runs["mine"]
     assert mine_run.data.metrics["pairs"] == 2.0 and "seconds" in mine_run.data.metrics
     assert mine_run.data.params["mine.sample_fps"] == "2.0"

@@ -16,6 +16,11 @@ def test_folder_lists_video_files_sorted(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     got = inputs.resolve(tmp_path, tmp_path / "dl")
     assert [v.video_id for v in got] == ["a", "b"] and all(v.reason is None for v in got)
+    # a folder that holds a manifest means the manifest (the corpus layout: videos/ below it)
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "c.mp4").write_bytes(b"x")
+    (tmp_path / "manifest.jsonl").write_text('{"path": "videos/c.mp4", "video_id": "c1"}\n')
+    assert [v.video_id for v in inputs.resolve(tmp_path, tmp_path / "dl")] == ["c1"]
 
 
 def test_manifest_entries(tmp_path, monkeypatch):

@@ -70,3 +70,15 @@ def test_cut_detector_reports_hard_cut():
     for i in range(20):
         det(i, a if i < 10 else b)
     assert 10 in det.cuts
+
+
+def test_adaptive_detector_finds_the_cut_after_finish():
+    det = CutDetector(10, 27.0, 0.05, ("adaptive",))
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 60, (90, 160, 3), np.uint8)
+    b = rng.integers(150, 255, (90, 160, 3), np.uint8)
+    for i in range(30):
+        det(i, a if i < 15 else b)
+    assert 15 in det.finish()
+    with pytest.raises(ValueError, match="unknown cut detector"):
+        CutDetector(10, 27.0, 0.05, ("magic",))

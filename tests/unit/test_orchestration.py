@@ -8,7 +8,13 @@ import pytest
 import yaml
 
 from aesformer.errors import AesformerError
-from aesformer.orchestration import outputs_markdown, stage_names, stage_outputs, subprocess_env
+from aesformer.orchestration import (
+    outputs_markdown,
+    report_pages,
+    stage_names,
+    stage_outputs,
+    subprocess_env,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.unit
@@ -63,3 +69,18 @@ def test_subprocess_env_puts_interpreter_bin_first():
     env = subprocess_env({"X": "1"})
     assert env["PATH"].split(":")[0] == str(Path(sys.executable).parent)
     assert env["X"] == "1"
+
+
+def test_report_pages_are_linked(tmp_path):
+    (tmp_path / "reports/gate").mkdir(parents=True)
+    (tmp_path / "reports/gate/index.html").write_text("<html></html>")
+    (tmp_path / "data/split").mkdir(parents=True)
+    rows = [
+        {"path": "data/split", "md5": "a.dir", "size": 1, "nfiles": 1},
+        {"path": "reports/gate", "md5": "b.dir", "size": 1, "nfiles": 1},
+    ]
+    pages = report_pages(tmp_path, rows)
+    assert pages == [(tmp_path / "reports/gate/index.html").resolve()]
+    md = outputs_markdown("split", rows, ran=True, pages=pages)
+    assert f"[gate/index.html]({pages[0].as_uri()})" in md
+    assert "Reports:" not in outputs_markdown("split", rows, ran=True)

@@ -1,4 +1,5 @@
-"""Input resolution: a folder of videos or a ``manifest.jsonl`` (local paths, s3://, https://).
+"""Input resolution: a folder of videos or a ``manifest.jsonl`` (local paths, s3://, https://);
+a folder that holds a ``manifest.jsonl`` means that manifest.
 
 Every input becomes a :class:`VideoInput`; one that cannot be used carries a reject reason
 instead of a path (``path_escapes_root``, ``missing_file``, ``bad_manifest_line``,
@@ -32,7 +33,10 @@ class VideoInput:
 
 
 def resolve(videos: Path, download_dir: Path) -> list[VideoInput]:
-    """The inputs named by ``videos`` (a folder or a manifest), in a stable order."""
+    """The inputs named by ``videos``, in a stable order: a manifest file, a folder holding a
+    ``manifest.jsonl`` (that manifest), or a folder of video files."""
+    if videos.is_dir() and (videos / "manifest.jsonl").is_file():
+        return _from_manifest(videos / "manifest.jsonl", download_dir)
     if videos.is_dir():
         files = sorted(p for p in videos.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
         return [VideoInput(p.stem, str(p), p) for p in files if p.is_file()]

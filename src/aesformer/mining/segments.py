@@ -1,7 +1,7 @@
 """Shots and shooting events: PySceneDetect cuts, fade windows, viewfinder runs.
 
 A tutorial is cut into *shots* at hard cuts (PySceneDetect's ContentDetector and
-HistogramDetector on the analysis frames, fed during the decoding pass) and at *transition
+HistogramDetector, optionally AdaptiveDetector, on the analysis frames, fed during the decoding pass) and at *transition
 windows* (fades and dissolves: runs of frames that change steadily and are each a
 non-negative blend of the frames just before and just after the window, which also covers
 fades through black). Each decision sample is classified as viewfinder or not by the camera UI
@@ -17,27 +17,60 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scenedetect import ContentDetector, FrameTimecode, HistogramDetector
+from scenedetect import AdaptiveDetector, ContentDetector, FrameTimecode, HistogramDetector
 
 from aesformer.mining.decode import DecodedVideo
 
 
 class CutDetector:
-    """PySceneDetect detectors fed one analysis frame at a time (a decode callback)."""
+    """PySceneDetect detectors fed one analysis frame at a time (a decode callback).
 
-    def __init__(self, fps: float, content_threshold: float, histogram_threshold: float) -> None:
+    ``kinds`` picks the detectors: ``content`` (HSV/edge frame difference against
+    ``content_threshold``), ``histogram`` (YUV histogram correlation against
+    ``histogram_threshold``) and ``adaptive`` (the content score against a rolling average of
+    its neighbours, ``adaptive_threshold``: robust to fast camera motion, but it decides a
+    frame only after ``window_width`` more frames have been seen, so call :meth:`finish` at
+    the end). A frame is a cut when any detector says so.
+    """
+
+    def __init__(
+        self,
+        fps: float,
+        content_threshold: float,
+        histogram_threshold: float,
+        kinds: tuple[str, ...] = ("content", "histogram"),
+        adaptive_threshold: float = 3.0,
+    ) -> None:
         self.fps = float(fps)
-        self.detectors = [
-            ContentDetector(threshold=content_threshold, min_scene_len=2),
-            HistogramDetector(threshold=histogram_threshold, min_scene_len=2),
-        ]
+        factories = {
+            "content": lambda: ContentDetector(threshold=content_threshold, min_scene_len=2),
+            "histogram": lambda: HistogramDetector(threshold=histogram_threshold, min_scene_len=2),
+            "adaptive": lambda: AdaptiveDetector(
+                adaptive_threshold=adaptive_threshold, min_scene_len=2
+            ),
+        }
+        unknown = sorted(set(kinds) - set(factories))
+        if unknown:
+            raise ValueError(f"unknown cut detector(s) {unknown}; known: {sorted(factories)}")
+        self.detectors = [factories[k]() for k in kinds]
         self.cuts: set[int] = set()
+        self.last = -1
 
     def __call__(self, index: int, frame: np.ndarray) -> None:
         tc = FrameTimecode(index, self.fps)
+        self.last = index
         for det in self.detectors:
             for cut in det.process_frame(tc, frame):
                 self.cuts.add(int(cut.frame_num))
+
+    def finish(self) -> set[int]:
+        """Flush detectors that decide late (adaptive); returns all cuts."""
+        if self.last >= 0:
+            tc = FrameTimecode(self.last, self.fps)
+            for det in self.detectors:
+                for cut in det.post_process(tc) or []:
+                    self.cuts.add(int(cut.frame_num))
+        return self.cuts
 
 
 @dataclass(frozen=True)

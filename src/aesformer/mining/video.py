@@ -119,7 +119,7 @@ def write_png(path: Path, image: np.ndarray) -> None:
 
 
 # Params that change how a video is mined, not what is mined from it.
-_NOT_IN_KEY = {"workers", "runner"}
+_NOT_IN_KEY = {"source", "workers", "runner"}
 
 
 def cache_key(cfg: MineConfig) -> str:
@@ -172,9 +172,14 @@ def mine_video(
         fps = probe.get(cv2.CAP_PROP_FPS) or 25.0
         probe.release()
         cuts = CutDetector(
-            fps if 0 < fps < 1000 else 25.0, cfg.content_threshold, cfg.histogram_threshold
+            fps if 0 < fps < 1000 else 25.0,
+            cfg.content_threshold,
+            cfg.histogram_threshold,
+            tuple(cfg.cut_detectors),
+            cfg.adaptive_threshold,
         )
         video = decode(video_path, cfg.analysis_width, cfg.sample_fps, on_frame=cuts)
+        cuts.finish()
     except DecodeError as exc:
         result.failed = True
         result.rejects.append(_reject(result, exc.reason, exc.detail))
