@@ -285,6 +285,112 @@ def gate(
     typer.echo(f"data docs: {result.docs_index}")
 
 
+@app.command("export")
+def export(
+    split_dir: Annotated[
+        Path, typer.Option("--split", help="gated folder written by `aesformer split`")
+    ] = Path("data/split"),
+    out: Annotated[
+        Path, typer.Option("--out", help="release folder (manifest.parquet, images/, jsons/)")
+    ] = Path("data/release"),
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """Build the release folder: manifest.parquet and the AesRecon-compatible export.
+
+    images/{good_images,poor_images}/, jsons/{train,val}/{Stage1_a,Stage1_b,Stage2}/ (the
+    SFT, GRPO and editor training shapes) and jsons/test/. Deterministic; docs/release.md.
+    """
+    cfg = _load(params, profile)
+    if not (split_dir / "pairs.jsonl").is_file():
+        raise InputError(f"{split_dir / 'pairs.jsonl'}: not found (run `dvc repro split`)")
+    from aesformer import tracking
+    from aesformer.release import build_release
+
+    with tracking.stage_run("release", cfg.tracking, cfg.release, root=project_root()):
+        summary = build_release(split_dir, out, cfg.release)
+        tracking.log_metrics(summary)
+    typer.echo(json.dumps(summary, indent=2))
+
+
+@app.command("release")
+def release(
+    version: Annotated[
+        str, typer.Option("--version", help="release version, MAJOR.MINOR.PATCH[-pre]")
+    ],
+    release_dir: Annotated[
+        Path, typer.Option("--dir", help="the DVC-tracked release folder")
+    ] = Path("data/release"),
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """Publish a release: git tag data-v<VERSION>, dvc push to the remote, MLflow dataset.
+
+    The release folder must be tracked by DVC with its pointer (dvc.lock or .dvc) committed.
+    A version that exists with other data is refused; the same data again is a no-op that
+    says so; an unreachable remote keeps the local release and the tag, and re-running
+    pushes. Pull a version with: git checkout data-v<VERSION> && dvc pull <dir>.
+    """
+    cfg = _load(params, profile)
+    from aesformer.release import publish
+
+    result = publish(project_root(), release_dir, version, cfg.remote, cfg.tracking, cfg.release)
+    typer.echo(result.message)
+    typer.echo(
+        json.dumps(
+            {
+                "status": result.status,
+                "tag": result.tag,
+                "digest": result.digest,
+                "dataset": result.dataset_name,
+                "source": result.source,
+                "mlflow_run_id": result.mlflow_run_id,
+            },
+            indent=2,
+        )
+    )
+
+
+@app.command("import-aesrecon")
+def import_aesrecon_cmd(
+    path: Annotated[Path, typer.Argument(help="a downloaded AesRecon folder (images/, jsons/)")],
+    out: Annotated[Path, typer.Option("--out", help="release folder to build")] = Path(
+        "data/aesrecon-release"
+    ),
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """Turn a downloaded AesRecon dataset into a release (and skip mining).
+
+    Reads its images and JSONs into a split folder (OUT.split/), runs the data-quality gate on
+    it (data docs in OUT.gate-docs/; the splits it ships are the required ones: AesRecon has
+    train and test), then builds the release in OUT. Track and publish it
+    with: dvc add OUT && git add OUT.dvc && git commit && aesformer release --dir OUT --version X.
+    """
+    cfg = _load(params, profile)
+    if not path.is_dir():
+        raise InputError(f"{path}: no such folder")
+    from aesformer.quality import run_gate
+    from aesformer.release import build_release, import_aesrecon
+
+    staging = out.with_name(out.name + ".split")
+    docs = out.with_name(out.name + ".gate-docs")
+    imported = import_aesrecon(path, staging, link_images=cfg.release.link_images)
+    present = [k for k in ("train", "val", "test") if imported.get(f"pairs_{k}", 0)]
+    # AesRecon carries no mining provenance (alignment, scores) and ships train + test only
+    gate_cfg = cfg.gate.model_copy(
+        update={
+            "required_splits": present or ["train"],
+            "require_alignment": False,
+            "score_ranges": {},
+        }
+    )
+    gate_result = run_gate(gate_cfg, staging, docs, out.parent / "quarantine")
+    summary = build_release(staging, out, cfg.release)
+    typer.echo(gate_result.summary)
+    typer.echo(json.dumps({"imported": imported, "release": summary}, indent=2, default=str))
+
+
 @app.command("mine-eval")
 def mine_eval(
     pairs: Annotated[

@@ -386,6 +386,16 @@ class GateConfig(Section):
     """Thresholds of the data-quality gate run before any release (docs/datasets.md)."""
 
     min_pairs_total: int = Field(3, ge=1, description="fewest pairs in the candidate")
+    require_alignment: bool = Field(
+        True,
+        description="every pair carries the align stage's record (false for imported releases, "
+        "which have no mining provenance)",
+    )
+    required_splits: list[Literal["train", "val", "test"]] = Field(
+        default_factory=lambda: ["train", "val", "test"],
+        min_length=1,
+        description="splits that must hold pairs (an imported AesRecon release has no val)",
+    )
     min_pairs_per_split: int = Field(1, ge=1, description="fewest pairs in each split")
     min_videos_per_split: int = Field(1, ge=1, description="fewest videos in each split")
     min_image_side: int = Field(64, ge=1, description="smallest width/height of an image (px)")

@@ -6,7 +6,8 @@
 - :func:`repro_stage` runs ``dvc repro --single-item <stage>`` streaming each output line to a
   callback (Prefect's run logger in flows) and raises on failure;
 - :func:`stage_outputs` reads a stage's outputs and hashes from ``dvc.lock``;
-- :func:`outputs_markdown` renders them as the table published as a Prefect artifact.
+- :func:`outputs_markdown` renders them as the table published as a Prefect artifact;
+- :func:`set_params` changes keys of ``params.yaml`` in place (comments kept), validated first.
 """
 
 from __future__ import annotations
@@ -142,3 +143,58 @@ def outputs_markdown(
     if pages:
         lines += ["", "Reports:", *(f"- [{p.parent.name}/{p.name}]({p.as_uri()})" for p in pages)]
     return "\n".join(lines)
+
+
+def set_params(params_file: Path, updates: dict[str, Any]) -> None:
+    """Set dotted keys (``{"mine.source": "data/videos"}``) in ``params_file`` in place.
+
+    The file keeps its comments and order (ruamel round trip); the result is validated with
+    the project's models before it is written (atomically), so a bad value leaves the file as
+    it was and raises :class:`~aesformer.errors.ConfigError` naming the key. DVC then sees the
+    change as a params change of the stages that list the key.
+    """
+    import io
+
+    from ruamel.yaml import YAML
+
+    from aesformer.config import load_params
+    from aesformer.fileio import atomic_path
+
+    yaml_rt = YAML()
+    yaml_rt.preserve_quotes = True
+    data = yaml_rt.load(params_file.read_text(encoding="utf-8"))
+    for dotted, value in updates.items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            if key not in node:
+                raise AesformerError(f"{params_file}: no section {key!r} for {dotted!r}")
+            node = node[key]
+        node[leaf] = value
+    buffer = io.StringIO()
+    yaml_rt.dump(data, buffer)
+    with atomic_path(params_file) as tmp:
+        tmp.write_text(buffer.getvalue(), encoding="utf-8")
+        load_params(tmp)  # validate before it replaces the file
+
+
+def commit_paths(root: Path, paths: list[str], message: str) -> bool:
+    """``git add`` the existing ``paths`` and commit them if anything changed; True when a
+    commit was made. Used by the release flow to record the pipeline's pointers (``dvc.lock``,
+    ``params.yaml``, the ``.gitignore`` files DVC writes) before tagging a release."""
+    existing = [p for p in paths if (root / p).exists()]
+    if not existing:
+        return False
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+
+    added = git("add", "--", *existing)
+    if added.returncode != 0:
+        raise AesformerError(f"{root}: git add failed: {added.stderr.strip()[:300]}")
+    if git("diff", "--cached", "--quiet", "--", *existing).returncode == 0:
+        return False
+    done = git("commit", "-q", "-m", message, "--", *existing)
+    if done.returncode != 0:
+        raise AesformerError(f"{root}: git commit failed: {done.stderr.strip()[:300]}")
+    return True

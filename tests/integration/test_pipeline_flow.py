@@ -31,7 +31,12 @@ def small_repo(root: Path, dvc_yaml: dict | None = None) -> Path:
     wiring = dvc_yaml or yaml.safe_load((REPO / "dvc.yaml").read_text())
     (root / "dvc.yaml").write_text(yaml.safe_dump(wiring, sort_keys=False))
     subprocess.run(["git", "init", "-q", str(root)], check=True)
+    for key, value in (("user.name", "Test"), ("user.email", "test@example.invalid")):
+        subprocess.run(["git", "config", key, value], cwd=root, check=True)
     dvc(["init", "-q"], root)
+    (root / ".gitignore").write_text("/.prefect/\n/mlruns.db\n/mlartifacts/\n/.dvc-remote/\n")
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "pipeline"], cwd=root, check=True)
     return root
 
 
@@ -52,7 +57,7 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
 
     root = small_repo(tmp_path / "repo")
     first = pipeline(root=str(root))
-    stages = ["models", "corpus", "mine", "align", "mine_eval", "annotate", "split"]
+    stages = ["models", "corpus", "mine", "align", "mine_eval", "annotate", "split", "release"]
     assert [r["stage"] for r in first] == stages
     assert all(r["ran"] for r in first)
     lock = yaml.safe_load((root / "dvc.lock").read_text())
@@ -77,14 +82,30 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
     client = MlflowClient(tracking_uri=f"sqlite:///{root}/mlruns.db")
     runs = client.search_runs([client.get_experiment_by_name("aesformer").experiment_id])
     assert sorted(r.data.tags["aesformer.stage"] for r in runs) == sorted(
-        ["models", "corpus", "mine", "align", "mine-eval", "annotate", "split", "gate"]
+        ["models", "corpus", "mine", "align", "mine-eval", "annotate", "split", "gate", "release"]
     )
     assert all(r.info.status == "FINISHED" and r.data.tags.get("prefect.flow_run_id") for r in runs)
 
     second = pipeline(root=str(root))
     assert not any(r["ran"] for r in second)
-    assert len(client.search_runs([runs[0].info.experiment_id])) == 8  # nothing re-ran
+    assert len(client.search_runs([runs[0].info.experiment_id])) == 9  # nothing re-ran
     assert yaml.safe_load((root / "dvc.lock").read_text()) == lock
+
+    # the release flow: stages up to date, pointers committed, tag + push + MLflow dataset
+    from flows.release import release
+
+    out = release("0.1.0", root=str(root))
+    assert out["status"] == "released" and out["tag"] == "data-v0.1.0"
+    tags = subprocess.run(["git", "tag", "-l"], cwd=root, capture_output=True, text=True).stdout
+    assert tags.split() == ["data-v0.1.0"]
+    assert any((root / ".dvc-remote").rglob("*.dir"))  # the release's DVC objects were pushed
+    logged = [
+        r for r in client.search_runs([runs[0].info.experiment_id]) if r.inputs.dataset_inputs
+    ]
+    (dataset,) = [d.dataset for r in logged for d in r.inputs.dataset_inputs]
+    assert dataset.name == "aesrecon-0.1.0" and dataset.digest == out["digest"]
+    assert "data-v0.1.0" in artifact_markdown("data-release")
+    assert release("0.1.0", root=str(root))["status"] == "unchanged"
 
 
 def test_failing_stage_fails_the_flow_and_keeps_earlier_outputs(tmp_path):

@@ -84,3 +84,25 @@ def test_report_pages_are_linked(tmp_path):
     md = outputs_markdown("split", rows, ran=True, pages=pages)
     assert f"[gate/index.html]({pages[0].as_uri()})" in md
     assert "Reports:" not in outputs_markdown("split", rows, ran=True)
+
+
+def test_set_params_keeps_comments_and_validates(tmp_path):
+    from aesformer.errors import AesformerError
+    from aesformer.orchestration import set_params
+
+    params = tmp_path / "params.yaml"
+    original = (REPO / "params.yaml").read_text()
+    params.write_text(original)
+    set_params(params, {"mine.source": "data/videos", "mine.workers": 2})
+    text = params.read_text()
+    assert "source: data/videos" in text and "workers: 2" in text
+    assert text.count("#") == original.count("#")  # every comment kept
+    from aesformer.config import load_params
+
+    assert load_params(params).mine.source == "data/videos"
+    with pytest.raises(AesformerError, match="workers"):
+        set_params(params, {"mine.workers": 0})  # out of range: refused
+    with pytest.raises(AesformerError, match="nosuch"):
+        set_params(params, {"nosuch.key": 1})
+    assert params.read_text() == text  # a refused change leaves the file as it was
+    assert [p.name for p in tmp_path.iterdir()] == ["params.yaml"]  # no partial file left

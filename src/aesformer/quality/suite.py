@@ -89,6 +89,7 @@ def expectations(cfg: GateConfig) -> list[gxe.Expectation]:
     out += [
         gxe.ExpectColumnValuesToNotBeNull(column=column, meta=_meta(f"{column} is set"))
         for column in REQUIRED_FIELDS
+        if cfg.require_alignment or column != "alignment"
     ]
     out += [
         gxe.ExpectColumnValuesToBeUnique(column="pair_id", meta=_meta("unique pair ids")),
@@ -144,7 +145,9 @@ def expectations(cfg: GateConfig) -> list[gxe.Expectation]:
             meta=_meta("plan equals the parsed plan_text, in plan order"),
         ),
         gxe.ExpectColumnDistinctValuesToContainSet(
-            column="split", value_set=SPLIT_NAMES, meta=_meta("no empty split")
+            column="split",
+            value_set=list(cfg.required_splits),
+            meta=_meta("no empty split", "gate.required_splits"),
         ),
         gxe.ExpectColumnValuesToBeBetween(
             column="pairs_in_split",
