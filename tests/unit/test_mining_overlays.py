@@ -104,3 +104,49 @@ def test_unshade_restores_darkened_box():
 def test_line_clusters_groups_wrapped_lines():
     boxes = [(10, 50, 90, 60), (15, 62, 85, 72), (10, 5, 40, 15)]
     assert [len(c) for c in line_clusters(boxes)] == [1, 2]
+
+
+def test_grid_mask_finds_faint_line_washed_out_over_a_bright_background():
+    rng = np.random.default_rng(1)
+    img = np.full((120, 160, 3), 250, np.uint8)  # overexposed sky: the line is invisible there
+    ground = rng.integers(60, 120, (30, 160, 3)).astype(np.uint8)
+    img[90:, :] = cv2.GaussianBlur(ground, (5, 5), 0)  # darker ground, where it shows
+    img[90:, 50] = 200
+    img[90:, 100:130:3] = 200  # fine stripes: texture (a broad run of responses), not a line
+    mask = grid_mask(img)
+    assert mask[:, 50].all()
+    assert not mask[:, 30].any() and not mask[:, 100:131].all(axis=0).any()
+
+
+class WeakJunkReader:
+    """Reads a long subtitle at a low score on the frame, then weak junk on the first QC."""
+
+    def __init__(self, always=False):
+        self.calls, self.always = 0, always
+
+    def read(self, image):
+        self.calls += 1
+        h, w = image.shape[:2]
+        if self.calls == 1:
+            return [
+                TextLine((w // 4, h // 2 - 6, 3 * w // 4, h // 2 + 6), "a long subtitle line", 0.7),
+                TextLine((10, 10, 30, 20), "xy", 0.7),  # short and unsure: not removed
+            ]
+        if self.calls == 2 or self.always:
+            return [TextLine((0, 0, w, h), "1", 0.55)]  # a junk read over the whole photo
+        return []
+
+
+def test_long_unsure_subtitle_removed_and_weak_read_retried_tighter():
+    frame, *_ = _vf()
+    reader = WeakJunkReader()
+    res = clean_viewfinder(frame, reader, get_inpainter("telea", 3), 2, 0.25, 0.8)
+    assert [ln.text for ln in res.lines] == ["a long subtitle line"]
+    assert res.reason is None and res.attempts == 2 and res.residue == 0
+
+
+def test_only_weak_reads_left_keeps_the_pair():
+    frame, *_ = _vf()
+    reader = WeakJunkReader(always=True)
+    res = clean_viewfinder(frame, reader, get_inpainter("telea", 3), 2, 0.25, 0.8)
+    assert res.reason is None and res.attempts == 3 and res.clean is not None

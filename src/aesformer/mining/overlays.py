@@ -49,12 +49,31 @@ def clean_viewfinder(
     text_dilate: float,
     min_text_score: float,
     static_mask: np.ndarray | None = None,
+    long_text_score: float = 0.6,
+    long_text_chars: int = 12,
+    qc_text_score: float = 0.5,
 ) -> CleanResult:
     """Crop ``frame`` (full resolution) to the photo and remove the overlays on it.
 
     ``static_mask`` (any size, resized to the frame) marks the overlays found by
-    :func:`static_overlay_mask`; they are inpainted with the text and grid lines.
+    :func:`static_overlay_mask`; they are inpainted with the text and grid lines. A text line
+    is removed when OCR scores it at least ``min_text_score``, or, when it reads at least
+    ``long_text_chars`` characters (a subtitle sentence, not a stray glyph), at least
+    ``long_text_score`` (a subtitle over a bright, busy background reads less surely).
+
+    QC: the cleaned photo is read again. A text line left (as above) is residue: retry with the
+    mask widened over it. Any other read scoring ``qc_text_score`` or more (a smear or a faint
+    line read as a glyph; weak reads found at the same place on the raw photo are the scene's)
+    makes a retry with a tighter text mask; if only such weak reads remain after ``retries``,
+    the attempt with the fewest is kept. Only remaining text lines reject ``text_residue``.
     """
+
+    def is_text(ln: TextLine) -> bool:
+        n = len(ln.text.strip())
+        if n >= long_text_chars:
+            return ln.score >= min(long_text_score, min_text_score)
+        return ln.score >= min_text_score and n >= 2
+
     ui = detect_ui(frame)
     if ui is None:
         return CleanResult(reason="no_camera_ui")
@@ -64,43 +83,87 @@ def clean_viewfinder(
     if photo_box.w < 16 or photo_box.h < 16:
         return CleanResult(reason="no_preview")
     raw = photo_box.crop(frame).copy()
-    lines = [
-        TextLine(
-            (ln.box[0], ln.box[1] + ui.preview.y0, ln.box[2], ln.box[3] + ui.preview.y0),
-            ln.text,
-            ln.score,
-        )
-        for ln in reader.read(preview)
-        if ln.score >= min_text_score and len(ln.text.strip()) >= 2
-    ]
+    read = reader.read(preview)
+    lines = [ln for ln in _shift(read, ui.preview.y0) if is_text(ln)]
     local = [_to_local(ln, photo_box) for ln in lines]
     local = [ln for ln in local if ln is not None]
     image, gain = raw, 1.0
     for cluster in line_clusters([ln.box for ln in local]):
         image, g = unshade_subtitle(image, cluster)
         gain = max(gain, g)
-    grid = grid_mask(image)
+    boxes_mask = _box_mask(image.shape[:2], [ln.box for ln in local])
+    grid = grid_mask(image, exclude=boxes_mask)
     n_grid = _count_lines(grid)
     if static_mask is not None:
         grid = grid | photo_box.crop(_to_frame(static_mask, frame.shape[:2]))
     result = CleanResult(raw=raw, photo_box=photo_box, lines=lines, shade_gain=gain)
     result.grid_lines = n_grid
     line_h = max([ln.box[3] - ln.box[1] for ln in local] or [frame.shape[0] * 0.05])
+    # weak lines on the raw photo that were kept: the scene's own text-like content
+    scene = [b for b in (_to_local(ln, photo_box) for ln in _shift(read, ui.preview.y0)) if b]
+    scene = [ln.box for ln in scene if not is_text(ln) and ln.score >= qc_text_score]
+    best: tuple[int, np.ndarray] | None = None
+    factor = 1.0
     for attempt in range(retries + 1):
-        radius = max(1, round(text_dilate * line_h * (1 + attempt)))
+        radius = max(1, round(text_dilate * line_h * factor))
         mask = grid | text_mask(image, [ln.box for ln in local], radius)
         clean = inpainter(image, mask)
-        residue = [
+        found = [ln for ln in reader.read(clean) if ln.score >= qc_text_score]
+        strong = [ln for ln in found if is_text(ln)]
+        weak = [
             ln
-            for ln in reader.read(clean)
-            if ln.score >= min_text_score and len(ln.text.strip()) >= 2
+            for ln in found
+            if not is_text(ln) and all(_iou(ln.box, b) <= SCENE_IOU for b in scene)
         ]
-        result.clean, result.attempts, result.residue = clean, attempt + 1, len(residue)
-        if not residue:
+        if best is None or len(strong) + len(weak) < best[0]:
+            best = (len(strong) + len(weak), clean)
+        result.clean, result.attempts, result.residue = clean, attempt + 1, len(strong)
+        if not strong and not weak:
             return result
-        local = local + [ln for ln in residue]
+        if strong:  # text left: widen the mask over it
+            factor = max(factor, 1.0) + 1.0
+            local = local + [ln for ln in strong if ln.box[3] - ln.box[1] <= 2 * line_h]
+        else:  # only a weak read (a smear, a junk box): a tighter mask, less smear
+            factor = min(factor, 1.0) * TIGHTEN
+    if result.residue == 0 and best is not None:  # only weak reads left: the least of them
+        result.clean = best[1]
+        return result
     result.reason = "text_residue"
     return result
+
+
+#: Text-mask dilation factor of a retry after only weak OCR reads (see :func:`clean_viewfinder`).
+TIGHTEN = 0.4
+#: A weak read on the cleaned photo overlapping a weak read on the raw photo by more than this
+#: (IoU) is the scene's own text-like content, not residue.
+SCENE_IOU = 0.3
+
+
+def _shift(lines: list[TextLine], dy: int) -> list[TextLine]:
+    """``lines`` moved down by ``dy`` (preview to frame coordinates)."""
+    return [
+        TextLine((ln.box[0], ln.box[1] + dy, ln.box[2], ln.box[3] + dy), ln.text, ln.score)
+        for ln in lines
+    ]
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _box_mask(shape: tuple[int, int], boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """``True`` inside ``boxes`` (padded by a sixth of their height)."""
+    mask = np.zeros(shape, bool)
+    for x0, y0, x1, y1 in boxes:
+        pad = max(1, (y1 - y0) // 6)
+        mask[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad] = True
+    return mask
 
 
 def _to_frame(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -223,25 +286,58 @@ def _edge(profile: np.ndarray, start: int, step: int, reach: int, min_step: floa
     return None
 
 
-def grid_mask(image: np.ndarray, min_cover: float = 0.5, min_response: float = 8.0) -> np.ndarray:
-    """Thin bright straight lines spanning the image (rule-of-thirds guides), dilated by 1 px."""
+def grid_mask(
+    image: np.ndarray,
+    min_cover: float = 0.5,
+    min_response: float = 8.0,
+    faint_cover: float = 0.1,
+    min_peak: float = 0.08,
+    exclude: np.ndarray | None = None,
+) -> np.ndarray:
+    """Thin bright straight lines spanning the image (rule-of-thirds guides), dilated by 1 px.
+
+    A column (row) is a line when the white top-hat responds along ``min_cover`` of it, or,
+    for a line washed out over part of the image (a grid over a bright sky), along
+    ``faint_cover`` of it while standing out as a thin peak of the cover profile: at least
+    ``min_peak`` above, and 3 times, the highest cover 3-8 px to either side (a broad run of
+    responding rows is texture or text, not a line); a faint line is masked 2 px wide on each
+    side (its antialiased edge responds below the threshold). ``exclude`` (e.g. the text lines) is left
+    out of the cover: text strokes make their rows respond.
+    """
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     h, w = gray.shape
     mask = np.zeros((h, w), np.uint8)
+    keep = np.ones((h, w), bool) if exclude is None else ~exclude
     margin = 3
     # axis 0: vertical lines (a wide, flat kernel); axis 1: horizontal lines (a tall one)
     for axis, ksize, extent in ((0, (7, 1), w), (1, (1, 7), h)):
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, ksize)
         tophat = cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, kernel)
-        cover = (tophat > min_response).mean(axis=axis)
-        for i in np.flatnonzero(cover >= min_cover):
-            if not margin <= i < extent - margin:
+        hits = ((tophat > min_response) & keep).sum(axis=axis)
+        cover = hits / np.maximum(keep.sum(axis=axis), 1)
+        for i in range(margin, extent - margin):
+            if cover[i] >= min_cover:
+                r = 1
+            elif _faint_line(cover, i, faint_cover, min_peak):
+                r = 2
+            else:
                 continue
             if axis == 0:
-                mask[:, max(0, i - 1) : i + 2] = 1
+                mask[:, max(0, i - r) : i + r + 1] = 1
             else:
-                mask[max(0, i - 1) : i + 2, :] = 1
+                mask[max(0, i - r) : i + r + 1, :] = 1
     return mask > 0
+
+
+def _faint_line(cover: np.ndarray, i: int, faint_cover: float, min_peak: float) -> bool:
+    """``cover[i]`` is a thin local peak of at least ``faint_cover`` (see :func:`grid_mask`)."""
+    c = cover[i]
+    if c < faint_cover or i < 8 or i + 9 > len(cover):
+        return False
+    if c < cover[i - 1] or c < cover[i + 1]:
+        return False
+    around = max(cover[i - 8 : i - 2].max(), cover[i + 3 : i + 9].max())
+    return c - around >= min_peak and c >= 3 * around
 
 
 def _count_lines(mask: np.ndarray) -> int:
