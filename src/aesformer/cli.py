@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -52,6 +53,30 @@ ProfileOpt = Annotated[
 
 def _load(params: Path, profile: str | None) -> Params:
     return load_params(params, profile)
+
+
+def _run_stage(
+    stage: str,
+    cfg: Params,
+    section: Any,
+    work: Callable[[], dict[str, Any]],
+    after: Callable[[], None] | None = None,
+) -> None:
+    """The shape of every stage command: one MLflow run (params = ``section``), the work, its
+    numeric summary as metrics, an optional follow-up inside the run, the summary on stdout."""
+    from aesformer import tracking
+
+    with tracking.stage_run(stage, cfg.tracking, section, root=project_root()):
+        summary = work()
+        tracking.log_metrics(summary)
+        if after is not None:
+            after()
+    typer.echo(json.dumps(summary, indent=2))
+
+
+def _require_pairs(folder: Path, producer: str) -> None:
+    if not (folder / "pairs.jsonl").is_file():
+        raise InputError(f"{folder / 'pairs.jsonl'}: not found (run `{producer}` first)")
 
 
 # --------------------------------------------------------------------------- config
@@ -98,13 +123,9 @@ def corpus(
     update = {k: v for k, v in {"videos": videos, "seed": seed}.items() if v is not None}
     corpus_cfg = cfg.corpus.model_copy(update=update)
     ensure_dir(out)
-    from aesformer import tracking
     from aesformer.corpus.stage import run as run_corpus
 
-    with tracking.stage_run("corpus", cfg.tracking, corpus_cfg, root=project_root()):
-        summary = run_corpus(corpus_cfg, out)
-        tracking.log_metrics(summary)
-    typer.echo(json.dumps(summary, indent=2))
+    _run_stage("corpus", cfg, corpus_cfg, lambda: run_corpus(corpus_cfg, out))
 
 
 # --------------------------------------------------------------------------- mine / align
@@ -147,14 +168,15 @@ def mine(
     if not videos.exists():
         raise InputError(f"{videos}: no such folder or manifest")
     ensure_dir(out)
-    from aesformer import tracking
     from aesformer.mining.stage import run as run_mine
 
-    with tracking.stage_run("mine", cfg.tracking, cfg.mine, root=project_root()):
-        summary = run_mine(cfg.mine, videos, out, workers=workers, orchestration=cfg.orchestration)
-        tracking.log_metrics(summary)
-        _log_sample_pairs(out, "mine")
-    typer.echo(json.dumps(summary, indent=2))
+    _run_stage(
+        "mine",
+        cfg,
+        cfg.mine,
+        lambda: run_mine(cfg.mine, videos, out, workers=workers, orchestration=cfg.orchestration),
+        lambda: _log_sample_pairs(out, "mine"),
+    )
 
 
 @app.command("align")
@@ -174,17 +196,17 @@ def align(
     transform; failed pairs go to rejects.jsonl with a reason code.
     """
     cfg = _load(params, profile)
-    if not (pairs / "pairs.jsonl").is_file():
-        raise InputError(f"{pairs / 'pairs.jsonl'}: not found (run `aesformer mine` first)")
+    _require_pairs(pairs, "aesformer mine")
     ensure_dir(out)
-    from aesformer import tracking
     from aesformer.align.stage import run as run_align
 
-    with tracking.stage_run("align", cfg.tracking, cfg.align, root=project_root()):
-        summary = run_align(cfg.align, pairs, out)
-        tracking.log_metrics(summary)
-        _log_sample_pairs(out, "align")
-    typer.echo(json.dumps(summary, indent=2))
+    _run_stage(
+        "align",
+        cfg,
+        cfg.align,
+        lambda: run_align(cfg.align, pairs, out),
+        lambda: _log_sample_pairs(out, "align"),
+    )
 
 
 @app.command("annotate")
@@ -205,16 +227,11 @@ def annotate(
     asks again up to annotate.max_retries times, then rejects the pair with a reason.
     """
     cfg = _load(params, profile)
-    if not (pairs / "pairs.jsonl").is_file():
-        raise InputError(f"{pairs / 'pairs.jsonl'}: not found (run `aesformer align` first)")
+    _require_pairs(pairs, "aesformer align")
     ensure_dir(out)
-    from aesformer import tracking
     from aesformer.annotate.stage import run as run_annotate
 
-    with tracking.stage_run("annotate", cfg.tracking, cfg.annotate, root=project_root()):
-        summary = run_annotate(cfg.annotate, pairs, out)
-        tracking.log_metrics(summary)
-    typer.echo(json.dumps(summary, indent=2))
+    _run_stage("annotate", cfg, cfg.annotate, lambda: run_annotate(cfg.annotate, pairs, out))
 
 
 @app.command("split")
@@ -234,16 +251,11 @@ def split(
     per-dimension statistics of the plans.
     """
     cfg = _load(params, profile)
-    if not (pairs / "pairs.jsonl").is_file():
-        raise InputError(f"{pairs / 'pairs.jsonl'}: not found (run `aesformer annotate` first)")
+    _require_pairs(pairs, "aesformer annotate")
     ensure_dir(out)
-    from aesformer import tracking
     from aesformer.split import run as run_split
 
-    with tracking.stage_run("split", cfg.tracking, cfg.split, root=project_root()):
-        summary = run_split(cfg.split, pairs, out)
-        tracking.log_metrics(summary)
-    typer.echo(json.dumps(summary, indent=2))
+    _run_stage("split", cfg, cfg.split, lambda: run_split(cfg.split, pairs, out))
 
 
 @app.command("gate")
@@ -302,15 +314,10 @@ def export(
     SFT, GRPO and editor training shapes) and jsons/test/. Deterministic; docs/release.md.
     """
     cfg = _load(params, profile)
-    if not (split_dir / "pairs.jsonl").is_file():
-        raise InputError(f"{split_dir / 'pairs.jsonl'}: not found (run `dvc repro split`)")
-    from aesformer import tracking
+    _require_pairs(split_dir, "dvc repro split")
     from aesformer.release import build_release
 
-    with tracking.stage_run("release", cfg.tracking, cfg.release, root=project_root()):
-        summary = build_release(split_dir, out, cfg.release)
-        tracking.log_metrics(summary)
-    typer.echo(json.dumps(summary, indent=2))
+    _run_stage("release", cfg, cfg.release, lambda: build_release(split_dir, out, cfg.release))
 
 
 @app.command("release")

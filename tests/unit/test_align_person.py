@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 
 from aesformer.align.person import (
-    FaceCascadeDetector,
     check_person,
     hs_similarity,
     map_box,
@@ -14,6 +13,7 @@ from aesformer.align.person import (
 )
 from aesformer.config import AlignConfig
 from aesformer.corpus import make_event
+from aesformer.faces import FaceCascadeDetector
 
 CFG = AlignConfig()
 

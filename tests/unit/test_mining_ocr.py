@@ -59,3 +59,11 @@ def test_detect_boxes_falls_back_to_a_full_read():
 
 def test_onnxruntime_uses_the_cores_of_this_process():
     assert 1 <= ort_threads() <= (os.cpu_count() or 1)
+
+
+def test_box_iou():
+    from aesformer.mining.ocr import box_iou
+
+    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == 50 / 150
+    assert box_iou((0, 0, 10, 10), (10, 0, 20, 10)) == 0.0

@@ -10,7 +10,8 @@ See ``docs/align.md`` for the checks, their parameters and reason codes.
 """
 
 from aesformer.align.check import Reason, align_pair
-from aesformer.align.person import FaceCascadeDetector, PersonDetector
+from aesformer.align.person import PersonDetector
 from aesformer.align.stage import run
+from aesformer.faces import FaceCascadeDetector
 
 __all__ = ["FaceCascadeDetector", "PersonDetector", "Reason", "align_pair", "run"]

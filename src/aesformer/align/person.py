@@ -17,21 +17,20 @@ a replaced person then still shows as a thick residual region (:mod:`.new_object
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
 
-from aesformer.align.images import gray
 from aesformer.config import AlignConfig
+from aesformer.faces import (
+    REGION_BOTTOM,
+    REGION_LEFT,
+    REGION_RIGHT,
+    REGION_TOP,
+    Box,
+)
 
-if TYPE_CHECKING:
-    from skimage.feature import Cascade
-
-Box = tuple[int, int, int, int]
-#: Person region from a face box (multiples of the face size, relative to the face box).
-REGION_LEFT, REGION_RIGHT, REGION_TOP, REGION_BOTTOM = -1.0, 2.0, -0.3, 2.5
 #: Minimum share of a person region that must be covered by both images to be compared.
 MIN_REGION_OVERLAP = 0.4
 
@@ -40,34 +39,6 @@ class PersonDetector(Protocol):
     """Finds people's faces in a BGR image; returns pixel boxes ``(x0, y0, x1, y1)``."""
 
     def detect(self, image: np.ndarray) -> list[Box]: ...
-
-
-class FaceCascadeDetector:
-    """Frontal faces with scikit-image's LBP cascade (``lbpcascade_frontalface_opencv.xml``)."""
-
-    def __init__(self, min_size: float = 0.06, min_neighbours: int = 3) -> None:
-        self.min_size = min_size
-        self.min_neighbours = min_neighbours
-
-    @cached_property
-    def _cascade(self) -> Cascade:
-        from skimage.data import lbp_frontal_face_cascade_filename
-        from skimage.feature import Cascade
-
-        return Cascade(lbp_frontal_face_cascade_filename())
-
-    def detect(self, image: np.ndarray) -> list[Box]:
-        h, w = image.shape[:2]
-        side = max(8, round(self.min_size * h))
-        found = self._cascade.detect_multi_scale(
-            img=gray(image).astype(np.float32) / 255.0,
-            scale_factor=1.2,
-            step_ratio=1,
-            min_size=(side, side),
-            max_size=(h, w),
-            min_neighbor_number=self.min_neighbours,
-        )
-        return [(d["c"], d["r"], d["c"] + d["width"], d["r"] + d["height"]) for d in found]
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ from pathlib import Path
 
 from aesformer.align.check import Reason, align_pair
 from aesformer.align.images import UnreadableImage, read_bgr
-from aesformer.align.person import FaceCascadeDetector, PersonDetector
+from aesformer.align.person import PersonDetector
 from aesformer.config import AlignConfig
 from aesformer.errors import OutputError
+from aesformer.faces import FaceCascadeDetector
 from aesformer.fileio import inside, place_files, read_gray
 from aesformer.progress import track
 from aesformer.records import PairRecord, RejectRecord, atomic_write_text, read_jsonl, write_jsonl

@@ -13,17 +13,19 @@ from afar, turned heads). Both run offline on the analysis-size image.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
 
-if TYPE_CHECKING:
-    from skimage.feature import Cascade
+from aesformer.faces import (
+    REGION_BOTTOM,
+    REGION_LEFT,
+    REGION_RIGHT,
+    REGION_TOP,
+    FaceCascadeDetector,
+)
 
-#: Subject region from a face box (multiples of the face size, relative to the face box).
-REGION_LEFT, REGION_RIGHT, REGION_TOP, REGION_BOTTOM = -1.0, 2.0, -0.3, 2.5
 #: Saliency fallback: map width, share of the most salient pixels kept, region half-size
 #: (share of the image height) around the centroid.
 SALIENCY_WIDTH, SALIENCY_TOP_SHARE, SALIENCY_HALF_W, SALIENCY_HALF_H = 96, 0.05, 0.15, 0.3
@@ -79,29 +81,11 @@ class FaceOrSaliencyLocator:
     """The largest frontal face (LBP cascade), else the saliency centroid."""
 
     def __init__(self, min_size: float = 0.06, min_neighbours: int = 3) -> None:
-        self.min_size = min_size
-        self.min_neighbours = min_neighbours
-
-    @cached_property
-    def _cascade(self) -> Cascade:
-        from skimage.data import lbp_frontal_face_cascade_filename
-        from skimage.feature import Cascade
-
-        return Cascade(lbp_frontal_face_cascade_filename())
+        self.detector = FaceCascadeDetector(min_size, min_neighbours)
 
     def faces(self, image: np.ndarray) -> list[tuple[int, int, int, int]]:
         """Face boxes ``(x0, y0, x1, y1)`` in pixels."""
-        h, w = image.shape[:2]
-        side = max(8, round(self.min_size * h))
-        found = self._cascade.detect_multi_scale(
-            img=cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0,
-            scale_factor=1.2,
-            step_ratio=1,
-            min_size=(side, side),
-            max_size=(h, w),
-            min_neighbor_number=self.min_neighbours,
-        )
-        return [(d["c"], d["r"], d["c"] + d["width"], d["r"] + d["height"]) for d in found]
+        return self.detector.detect(image)
 
     def locate(self, image: np.ndarray) -> Subject:
         faces = self.faces(image)

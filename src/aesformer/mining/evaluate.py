@@ -31,6 +31,7 @@ from skimage.metrics import structural_similarity
 
 from aesformer.corpus import EventTruth, VideoTruth, load_truth, read_manifest
 from aesformer.errors import InputError
+from aesformer.mining.ocr import box_iou
 from aesformer.records import PairRecord, RejectRecord, atomic_write_text, read_jsonl
 
 #: Targets of the mining stage.
@@ -76,17 +77,7 @@ def residue_boxes(
     if clean_truth is None or not found:
         return found
     scene = find(clean_truth)
-    return [b for b in found if all(_iou(b, t) <= SCENE_TEXT_IOU for t in scene)]
-
-
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / area if area > 0 else 0.0
+    return [b for b in found if all(box_iou(b, t) <= SCENE_TEXT_IOU for t in scene)]
 
 
 @dataclass

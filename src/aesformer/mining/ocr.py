@@ -134,3 +134,14 @@ def get_reader(name: str, limit_side_len: int) -> TextReader:
     if name not in READERS:
         raise ValueError(f"unknown OCR backend {name!r}; known: {sorted(READERS)}")
     return READERS[name](limit_side_len)
+
+
+def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over union of two pixel boxes ``(x0, y0, x1, y1)``."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from aesformer.mining.inpaint import Inpainter
-from aesformer.mining.ocr import TextLine, TextReader
+from aesformer.mining.ocr import TextLine, TextReader, box_iou
 from aesformer.mining.ui import Box, content_box, detect_ui
 
 
@@ -113,7 +113,7 @@ def clean_viewfinder(
         weak = [
             ln
             for ln in found
-            if not is_text(ln) and all(_iou(ln.box, b) <= SCENE_IOU for b in scene)
+            if not is_text(ln) and all(box_iou(ln.box, b) <= SCENE_IOU for b in scene)
         ]
         if best is None or len(strong) + len(weak) < best[0]:
             best = (len(strong) + len(weak), clean)
@@ -145,16 +145,6 @@ def _shift(lines: list[TextLine], dy: int) -> list[TextLine]:
         TextLine((ln.box[0], ln.box[1] + dy, ln.box[2], ln.box[3] + dy), ln.text, ln.score)
         for ln in lines
     ]
-
-
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _box_mask(shape: tuple[int, int], boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
