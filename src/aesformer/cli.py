@@ -398,6 +398,107 @@ def import_aesrecon_cmd(
     typer.echo(json.dumps({"imported": imported, "release": summary}, indent=2, default=str))
 
 
+def _register_thinker_stage(
+    cfg: Params, stage: str, adapter: Path, release_dir: Path, summary: dict[str, Any]
+) -> None:
+    """After a thinker stage: the release as the run's dataset input, then a new registered
+    version of ``aesthinker`` (adapter + base reference) tagged with the release version."""
+    from aesformer.release import find_version, log_release_input
+    from aesformer.thinker.registry import register_thinker
+
+    root = project_root()
+    digest = log_release_input(root, release_dir, context="training", cfg=cfg.release)
+    version = find_version(root, digest, cfg.release) or f"unreleased-{digest[:12]}"
+    numeric = {k: float(v) for k, v in summary.items() if isinstance(v, int | float)}
+    registered = register_thinker(
+        adapter,
+        cfg.models.thinker.base_model,
+        stage,
+        version,
+        revision=cfg.models.thinker.revision,
+        root=root,
+        metrics=numeric,
+    )
+    summary["registered_model"] = f"models:/{registered.name}/{registered.version}"
+    summary["release_version"] = version
+
+
+@app.command("sft")
+def sft(
+    release_dir: Annotated[
+        Path, typer.Option("--release", help="release folder (jsons/train/Stage1_a, images)")
+    ] = Path("data/release"),
+    out: Annotated[
+        Path, typer.Option("--out", help="adapter, tokenizer and processor folder")
+    ] = Path("models/thinker/sft"),
+    metrics: Annotated[
+        Path, typer.Option("--metrics", help="DVC metrics JSON (loss, format validity, alignment)")
+    ] = Path("reports/thinker/sft.json"),
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="ignore checkpoints in OUT and start over")
+    ] = False,
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """AesThinker stage 1(a): LoRA SFT of the Qwen3-VL base on the release's plans.
+
+    Resumes from the last checkpoint in OUT/checkpoints unless --fresh. Evaluates on val
+    (plan format validity, alignment), logs curves to MLflow and registers a new version of
+    the `aesthinker` model (adapter + base by reference).
+    """
+    cfg = _load(params, profile)
+    if not (release_dir / "jsons").is_dir():
+        raise InputError(f"{release_dir}: not a release folder (run `dvc repro release`)")
+    from aesformer.thinker.sft import train_sft
+
+    def work() -> dict[str, Any]:
+        summary = train_sft(
+            cfg.sft,
+            release_dir,
+            cfg.models.thinker.base_model,
+            out,
+            resume=not fresh,
+            revision=cfg.models.thinker.revision,
+            metrics=metrics,
+        )
+        _register_thinker_stage(cfg, "sft", out, release_dir, summary)
+        return summary
+
+    _run_stage("sft", cfg, cfg.sft, work)
+
+
+@app.command("plan")
+def plan_cmd(
+    image: Annotated[Path, typer.Argument(help="a photo (PNG/JPEG)")],
+    model: Annotated[
+        str,
+        typer.Option("--model", help="registered model URI or a local adapter folder"),
+    ] = "models:/aesthinker@latest",
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """Write the seven-dimension editing plan for a photo with a trained AesThinker."""
+    cfg = _load(params, profile)
+    if not image.is_file():
+        raise InputError(f"{image}: no such image")
+    from aesformer.thinker.registry import load_planner
+    from aesformer.thinker.registry import plan as write_plan
+
+    if Path(model).is_dir():
+        loaded: Any = load_planner(Path(model))
+    else:
+        import mlflow
+
+        from aesformer.tracking import resolve_tracking_uri
+
+        mlflow.set_tracking_uri(resolve_tracking_uri(cfg.tracking, project_root()))
+        loaded = mlflow.pyfunc.load_model(model)
+    text, parsed = write_plan(loaded, str(image))
+    typer.echo(text)
+    if parsed is None:
+        raise AesformerError(f"{image}: the model's answer is not a well-formed plan")
+
+
 @app.command("mine-eval")
 def mine_eval(
     pairs: Annotated[

@@ -546,12 +546,15 @@ LORA_TARGETS_ALL_LINEAR = (
 
 
 class SftConfig(Section):
-    """AesThinker stage 1(a): LoRA SFT of the thinker on the release's Stage1_a data (docs/thinker.md)."""
+    """AesThinker stage 1(a): LoRA SFT of the thinker on the release's Stage1_a data (docs/thinker.md).
+
+    Defaults are the embedded (tiny, CPU) values; params/full-scale.yaml sets the paper's.
+    """
 
     # LoRA (PEFT) on the language model's linear layers
     lora_rank: int = Field(8, ge=1, le=1024, description="LoRA rank r")
     lora_alpha: float = Field(16.0, gt=0, description="LoRA scaling numerator (scale = alpha / r)")
-    lora_dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the LoRA input")
+    lora_dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the LoRA input")
     lora_targets: list[str] = Field(
         default_factory=lambda: list(LORA_TARGETS_ALL_LINEAR),
         min_length=1,
@@ -565,14 +568,14 @@ class SftConfig(Section):
     epochs: float = Field(
         2.0, gt=0, le=1000, description="passes over train (ignored if max_steps > 0)"
     )
-    max_steps: int = Field(-1, ge=-1, description="optimizer steps; -1: use epochs")
-    batch_size: int = Field(2, ge=1, le=1024, description="per-device train batch size")
-    grad_accum: int = Field(8, ge=1, le=1024, description="gradient accumulation steps")
-    learning_rate: float = Field(1e-4, gt=0, le=1, description="peak learning rate (AdamW)")
+    max_steps: int = Field(300, ge=-1, description="optimizer steps; -1: use epochs")
+    batch_size: int = Field(4, ge=1, le=1024, description="per-device train batch size")
+    grad_accum: int = Field(1, ge=1, le=1024, description="gradient accumulation steps")
+    learning_rate: float = Field(5e-3, gt=0, le=1, description="peak learning rate (AdamW)")
     lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = Field(
         "cosine", description="learning-rate schedule after warm-up"
     )
-    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="share of the steps spent warming up")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="share of the steps spent warming up")
     weight_decay: float = Field(0.0, ge=0, le=1)
     max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping")
     cutoff_tokens: int = Field(
@@ -584,7 +587,7 @@ class SftConfig(Section):
     # images
     image_min_pixels: int = Field(32 * 32, ge=32 * 32, description="smallest image area (px)")
     image_max_pixels: int = Field(
-        1024 * 1024, ge=32 * 32, description="images are resized to at most this area (px)"
+        128 * 128, ge=32 * 32, description="images are resized to at most this area (px)"
     )
     # hardware switches
     bf16: bool = Field(False, description="bf16 mixed precision (GPU); false on CPU")
@@ -596,7 +599,7 @@ class SftConfig(Section):
         None, description="DeepSpeed JSON (infra/deepspeed/zero3.json) when not set by accelerate"
     )
     # checkpoints and logging
-    save_steps: int = Field(50, ge=1, description="checkpoint every N optimizer steps")
+    save_steps: int = Field(100, ge=1, description="checkpoint every N optimizer steps")
     save_total_limit: int = Field(2, ge=1, description="checkpoints kept (oldest deleted)")
     logging_steps: int = Field(1, ge=1, description="log loss / lr every N steps")
     seed: int = Field(0, ge=0, description="seed of weights init (LoRA), data order, dropout")
@@ -747,6 +750,106 @@ class RewardsConfig(Section):
     )
 
 
+# --------------------------------------------------------------------------- stage: grpo
+class GrpoConfig(Section):
+    """AesThinker stage 1(b): GRPO-A of the SFT adapter with the rewards (docs/thinker.md#grpo).
+
+    Defaults are the tiny CPU run; ``params/full-scale.yaml`` holds the paper's values.
+    """
+
+    # GRPO
+    num_generations: int = Field(
+        4, ge=2, le=256, description="completions per prompt (the group; the paper: 5)"
+    )
+    temperature: float = Field(1.0, gt=0, le=10, description="sampling temperature of rollouts")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling of rollouts")
+    beta: float = Field(
+        0.01, ge=0, le=10, description="KL coefficient against the SFT policy (k3, low-variance)"
+    )
+    epsilon: float = Field(0.2, gt=0, le=1, description="PPO clip range of the ratio")
+    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = Field(
+        "dapo", description="TRL loss normalisation (dapo: token mean over the batch, as EasyR1)"
+    )
+    scale_rewards: Literal["group", "batch", "none"] = Field(
+        "group", description="advantage = (r - group mean) / std of: group | batch | none"
+    )
+    max_completion_length: int = Field(
+        96, ge=8, le=32768, description="response tokens per rollout (the paper: 1024)"
+    )
+    # optimisation
+    epochs: float = Field(1.0, gt=0, le=1000, description="passes over train (if max_steps = -1)")
+    max_steps: int = Field(-1, ge=-1, description="optimizer steps; -1: use epochs")
+    batch_size: int = Field(
+        8, ge=1, le=4096, description="per-device completions per micro-batch (not prompts)"
+    )
+    grad_accum: int = Field(1, ge=1, le=1024, description="gradient accumulation steps")
+    learning_rate: float = Field(
+        5e-3, gt=0, le=1, description="peak learning rate (the paper: 1e-7 for the 8B model)"
+    )
+    lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = Field(
+        "constant", description="learning-rate schedule after warm-up"
+    )
+    warmup_ratio: float = Field(0.0, ge=0, lt=1, description="share of the steps spent warming up")
+    weight_decay: float = Field(0.0, ge=0, le=1)
+    max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping")
+    train_limit: int | None = Field(
+        None, ge=1, description="train prompts used (null: the whole train split)"
+    )
+    # images (as in sft)
+    image_min_pixels: int = Field(32 * 32, ge=32 * 32, description="smallest image area (px)")
+    image_max_pixels: int = Field(
+        1024 * 1024, ge=32 * 32, description="images are resized to at most this area (px)"
+    )
+    # hardware switches
+    bf16: bool = Field(False, description="bf16 mixed precision (GPU); false on CPU")
+    gradient_checkpointing: bool = Field(False, description="recompute activations (non-reentrant)")
+    attn_implementation: Literal["eager", "sdpa", "flash_attention_2", "flash_attention_3"] = Field(
+        "sdpa", description="attention kernel of the thinker"
+    )
+    deepspeed: str | None = Field(
+        None, description="DeepSpeed JSON (infra/deepspeed/zero2.json) when not set by accelerate"
+    )
+    use_vllm: bool = Field(False, description="generate rollouts with vLLM (GPU only)")
+    vllm_mode: Literal["colocate", "server"] = Field(
+        "colocate",
+        description="colocate: vLLM inside each trainer process | server: trl vllm-serve",
+    )
+    vllm_gpu_memory_utilization: float = Field(
+        0.3, gt=0, le=1, description="colocate: GPU memory share of vLLM"
+    )
+    vllm_server_base_url: str | None = Field(
+        None, description="server: http://host:8000 of `trl vllm-serve` (null: host/port defaults)"
+    )
+    # checkpoints and evidence
+    save_steps: int = Field(50, ge=1, description="checkpoint every N optimizer steps")
+    save_total_limit: int = Field(2, ge=1, description="checkpoints kept (oldest deleted)")
+    seed: int = Field(0, ge=0, description="seed of sampling, data order and the comparison")
+    evidence_steps: int = Field(
+        3, ge=1, description="k: mean reward of the first k vs the last k steps"
+    )
+    eval_prompts: int | None = Field(
+        8,
+        ge=1,
+        description="train prompts on which SFT and GRPO policies are sampled and scored "
+        "(null: all)",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> GrpoConfig:
+        if self.image_max_pixels < self.image_min_pixels:
+            raise ValueError(
+                f"image_max_pixels ({self.image_max_pixels}) < image_min_pixels ({self.image_min_pixels})"
+            )
+        completions = self.batch_size * self.grad_accum
+        if completions % self.num_generations:
+            raise ValueError(
+                f"batch_size ({self.batch_size}) × grad_accum ({self.grad_accum}) = {completions} "
+                f"completions is not divisible by num_generations ({self.num_generations}): the "
+                "per-device batch counts completions, not prompts"
+            )
+        return self
+
+
 # --------------------------------------------------------------------------- root
 class Params(Section):
     """The whole of ``params.yaml``."""
@@ -764,6 +867,7 @@ class Params(Section):
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
     sft: SftConfig = Field(default_factory=SftConfig)
     rewards: RewardsConfig = Field(default_factory=RewardsConfig)
+    grpo: GrpoConfig = Field(default_factory=GrpoConfig)
 
 
 # --------------------------------------------------------------------------- loading

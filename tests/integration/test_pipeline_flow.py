@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ def small_repo(root: Path, dvc_yaml: dict | None = None) -> Path:
     # three small videos: the fewest that fill train/val/test, so the gate can pass
     params["corpus"].update(MINING_CORPUS.model_dump(mode="json", exclude={"seed"}), videos=3)
     params["orchestration"]["retries"] = 0
+    params["sft"].update(max_steps=4, save_steps=2, eval_limit=1, eval_max_new_tokens=16)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     wiring = dvc_yaml or yaml.safe_load((REPO / "dvc.yaml").read_text())
     (root / "dvc.yaml").write_text(yaml.safe_dump(wiring, sort_keys=False))
@@ -57,7 +59,10 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
 
     root = small_repo(tmp_path / "repo")
     first = pipeline(root=str(root))
-    stages = ["models", "corpus", "mine", "align", "mine_eval", "annotate", "split", "release"]
+    stages = [
+        *["models", "corpus", "mine", "align", "mine_eval", "annotate", "split", "release"],
+        "sft",
+    ]
     assert [r["stage"] for r in first] == stages
     assert all(r["ran"] for r in first)
     lock = yaml.safe_load((root / "dvc.lock").read_text())
@@ -82,13 +87,30 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
     client = MlflowClient(tracking_uri=f"sqlite:///{root}/mlruns.db")
     runs = client.search_runs([client.get_experiment_by_name("aesformer").experiment_id])
     assert sorted(r.data.tags["aesformer.stage"] for r in runs) == sorted(
-        ["models", "corpus", "mine", "align", "mine-eval", "annotate", "split", "gate", "release"]
+        [
+            *["models", "corpus", "mine", "align", "mine-eval", "annotate", "split", "gate"],
+            *["release", "sft"],
+        ]
     )
     assert all(r.info.status == "FINISHED" and r.data.tags.get("prefect.flow_run_id") for r in runs)
 
     second = pipeline(root=str(root))
     assert not any(r["ran"] for r in second)
-    assert len(client.search_runs([runs[0].info.experiment_id])) == 9  # nothing re-ran
+    assert len(client.search_runs([runs[0].info.experiment_id])) == 10  # nothing re-ran
+    version = client.get_model_version_by_alias("aesthinker", "latest")
+    assert version.tags["stage"] == "sft" and version.tags["release_version"].startswith(
+        "unreleased"
+    )
+    # `aesformer plan` loads the registered model and generates (a 4-step model: not a plan yet)
+    image = next((root / "data/release/images/poor_images").iterdir())
+    planned = subprocess.run(
+        [sys.executable, "-m", "aesformer.cli", "plan", str(image)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert planned.returncode in (0, 2) and "Traceback" not in planned.stderr
+    assert planned.stdout.strip() or "not a well-formed plan" in planned.stderr
     assert yaml.safe_load((root / "dvc.lock").read_text()) == lock
 
     # the release flow: stages up to date, pointers committed, tag + push + MLflow dataset
@@ -102,8 +124,10 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
     logged = [
         r for r in client.search_runs([runs[0].info.experiment_id]) if r.inputs.dataset_inputs
     ]
-    (dataset,) = [d.dataset for r in logged for d in r.inputs.dataset_inputs]
-    assert dataset.name == "aesrecon-0.1.0" and dataset.digest == out["digest"]
+    datasets = {d.dataset.name: d.dataset for r in logged for d in r.inputs.dataset_inputs}
+    assert datasets["aesrecon-0.1.0"].digest == out["digest"]
+    # the sft run recorded the same data (before it had a version) as its training input
+    assert datasets["aesrecon-unreleased"].digest == out["digest"]
     assert "data-v0.1.0" in artifact_markdown("data-release")
     assert release("0.1.0", root=str(root))["status"] == "unchanged"
 

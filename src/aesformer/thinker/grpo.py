@@ -1,0 +1,484 @@
+"""AesThinker stage 1(b): GRPO-A of the SFT adapter with the three rewards (docs/thinker.md#grpo).
+
+:func:`train_grpo` is the whole stage (``aesformer grpo`` calls it inside its MLflow run):
+
+1. load the base and the SFT adapter as a *trainable* LoRA (``PeftModel.from_pretrained(...,
+   is_trainable=True)``: GRPO continues the SFT adapter, it does not start a new one); the
+   processor (tokenizer with the plan tags) comes from the adapter folder; the vision tower
+   stays frozen. TRL copies the adapter into a frozen ``ref`` adapter: the KL term (``beta``)
+   is measured against the SFT policy, not the bare base;
+2. the release's train split as GRPO rows (:func:`build_rows`): the planner prompt and the
+   poor photo exactly as SFT saw them (:mod:`aesformer.thinker.data`) and the ground-truth
+   plan in the column ``rewards.reference_column`` (``reference_plan``);
+3. TRL ``GRPOTrainer`` with ``aesformer.rewards.build_rewards`` (format, alignment, creativity,
+   weighted by ``rewards.weights``), ``report_to="none"`` and our MLflow logging: the rewards'
+   :class:`~aesformer.rewards.RewardLoggingCallback` (``reward/*``, completions tables) and the
+   SFT stage's step logger under ``grpo/*`` (loss, kl, learning rate, TRL's ``rewards/*``);
+4. checkpoints every ``save_steps`` in ``out/checkpoints/``; with ``resume=True`` a run starts
+   from the last one;
+5. the ``default`` adapter, tokenizer and processor saved in ``out`` (+ ``grpo_info.json``);
+6. the **evidence** (:func:`evidence`): mean weighted reward of the first and the last
+   ``evidence_steps`` training steps, and the mean weighted reward of the SFT policy and of
+   the GRPO policy on the same prompts, sampled the same way (``num_generations`` samples per
+   prompt at ``temperature``, same seed) and scored by the same reward functions; written to
+   ``metrics`` (JSON, for ``dvc metrics``) and logged to the active MLflow run.
+
+Multi-GPU: the same function under ``accelerate launch`` (DeepSpeed ZeRO-2 for LoRA GRPO;
+``use_vllm`` for generation); see docs/thinker.md "GRPO".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+import torch
+from transformers import TrainerCallback
+
+from aesformer.config import GrpoConfig, RewardsConfig
+from aesformer.errors import ConfigError, InputError
+from aesformer.fileio import write_text as atomic_write_text
+from aesformer.thinker.data import (
+    configure_processor,
+    inference_messages,
+    load_examples,
+    load_image,
+    prompt_messages,
+)
+from aesformer.thinker.sft import (
+    VISION_PREFIX,
+    MlflowStepLogger,
+    check_frozen,
+    ensure_plan_tokens,
+    last_checkpoint,
+)
+from aesformer.zoo import load_thinker, load_thinker_processor
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"
+INFO_FILE = "grpo_info.json"
+#: The trainable adapter's name (TRL adds a frozen copy named ``ref`` for the KL term).
+ADAPTER = "default"
+
+
+# --------------------------------------------------------------------------- checks
+def check_batch(cfg: GrpoConfig, processes: int = 1) -> None:
+    """Raise :class:`ConfigError` unless the completions of one optimizer step hold whole groups.
+
+    TRL counts completions, not prompts, in the per-device batch: ``processes × batch_size ×
+    grad_accum`` completions must be a multiple of ``num_generations``.
+    """
+    total = processes * cfg.batch_size * cfg.grad_accum
+    if total % cfg.num_generations:
+        raise ConfigError(
+            f"grpo: processes ({processes}) × batch_size ({cfg.batch_size}) × grad_accum "
+            f"({cfg.grad_accum}) = {total} completions per step is not divisible by "
+            f"num_generations ({cfg.num_generations}); the per-device batch counts completions, "
+            f"not prompts (e.g. batch_size: {cfg.num_generations})"
+        )
+
+
+# --------------------------------------------------------------------------- data
+def build_rows(
+    release_dir: Path,
+    split: str,
+    min_pixels: int,
+    max_pixels: int,
+    reference_column: str = "reference_plan",
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """GRPO rows of ``split``: ``prompt`` (the user turn, text; TRL inserts the image),
+    ``image`` (the resized poor photo) and ``reference_column`` (the ground-truth plan text)."""
+    rows = []
+    for example in load_examples(release_dir, split)[:limit]:
+        image = load_image(Path(release_dir) / example.image, min_pixels, max_pixels)
+        rows.append(
+            {
+                "prompt": prompt_messages(example.prompt),
+                "image": image,
+                reference_column: example.plan,
+            }
+        )
+    if not rows:
+        raise InputError(f"{release_dir}: no {split} examples for GRPO")
+    return rows
+
+
+def build_dataset(rows: Sequence[dict[str, Any]]) -> Any:
+    from datasets import Dataset
+
+    return Dataset.from_list(list(rows))
+
+
+# --------------------------------------------------------------------------- model
+def load_policy(
+    base_model: str | Path, sft_adapter_dir: Path, cfg: GrpoConfig, revision: str | None = None
+) -> tuple[Any, Any]:
+    """``(model, processor)``: the base with the SFT adapter as a trainable LoRA."""
+    from peft import PeftModel
+
+    sft_adapter_dir = Path(sft_adapter_dir)
+    if not (sft_adapter_dir / "adapter_config.json").is_file():
+        raise InputError(f"{sft_adapter_dir}: no adapter_config.json (run the sft stage first)")
+    processor = configure_processor(
+        load_thinker_processor(sft_adapter_dir), cfg.image_min_pixels, cfg.image_max_pixels
+    )
+    dtype = torch.bfloat16 if cfg.bf16 else torch.float32
+    base = load_thinker(base_model, revision, dtype=dtype)
+    base.set_attn_implementation(cfg.attn_implementation)
+    ensure_plan_tokens(base, processor)  # the adapter's embed_tokens / lm_head need the rows
+    for param in base.model.visual.parameters():
+        param.requires_grad_(False)
+    try:
+        model = PeftModel.from_pretrained(
+            base, str(sft_adapter_dir), adapter_name=ADAPTER, is_trainable=True
+        )
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise InputError(f"{sft_adapter_dir}: adapter does not fit the base ({exc})") from None
+    for name, param in model.named_parameters():  # vision never trains (deepstack included)
+        if VISION_PREFIX in name:
+            param.requires_grad_(False)
+    return model, processor
+
+
+# --------------------------------------------------------------------------- trainer
+def grpo_arguments(cfg: GrpoConfig, reward_weights: Sequence[float], checkpoints: Path) -> Any:
+    """TRL ``GRPOConfig`` of ``cfg`` (CPU when no CUDA device)."""
+    from trl import GRPOConfig as TrlGrpoConfig
+
+    cuda = torch.cuda.is_available()
+    if cfg.bf16 and not cuda:
+        raise ConfigError("grpo.bf16: needs a CUDA device (set grpo.bf16: false on CPU)")
+    if cfg.use_vllm and not cuda:
+        raise ConfigError("grpo.use_vllm: needs CUDA devices (set grpo.use_vllm: false on CPU)")
+    vllm: dict[str, Any] = {}
+    if cfg.use_vllm:
+        vllm = {
+            "use_vllm": True,
+            "vllm_mode": cfg.vllm_mode,
+            "vllm_gpu_memory_utilization": cfg.vllm_gpu_memory_utilization,
+            "vllm_server_base_url": cfg.vllm_server_base_url,
+        }
+    return TrlGrpoConfig(
+        output_dir=str(checkpoints),
+        # data: rows keep their reference plan / image columns for the rewards
+        remove_unused_columns=False,
+        # (TRL 1.16 has no prompt truncation: image tokens are never cut)
+        max_completion_length=cfg.max_completion_length,
+        # GRPO
+        num_generations=cfg.num_generations,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        beta=cfg.beta,
+        epsilon=cfg.epsilon,
+        loss_type=cfg.loss_type,
+        scale_rewards=cfg.scale_rewards,
+        reward_weights=list(reward_weights),
+        # optimisation
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a share of the steps
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        # hardware
+        use_cpu=not cuda,
+        bf16=cfg.bf16,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        deepspeed=cfg.deepspeed,
+        dataloader_num_workers=0,
+        **vllm,
+        # checkpoints and logs
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        logging_steps=1,  # the evidence reads the reward of every step
+        report_to="none",
+        disable_tqdm=True,
+    )
+
+
+# --------------------------------------------------------------------------- evidence
+def step_rewards(log_history: Sequence[dict[str, Any]]) -> list[tuple[int, float]]:
+    """``(step, mean weighted reward)`` of each logged training step (TRL's ``reward``)."""
+    seen: dict[int, float] = {}
+    for entry in log_history:
+        value = entry.get("reward")
+        if isinstance(value, int | float) and math.isfinite(value) and "step" in entry:
+            seen[int(entry["step"])] = float(value)
+    return sorted(seen.items())
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+@torch.no_grad()
+def sample_completions(
+    model: Any,
+    processor: Any,
+    image: Any,
+    prompt: str,
+    n: int,
+    cfg: GrpoConfig,
+) -> list[str]:
+    """``n`` sampled plans for one photo, decoded as TRL decodes its rollouts."""
+    inputs = processor.apply_chat_template(
+        inference_messages(image, prompt),
+        tokenize=True,
+        add_generation_prompt=True,
+        return_dict=True,
+        return_tensors="pt",
+    )
+    device = next(model.parameters()).device
+    inputs = {k: v.to(device) if hasattr(v, "to") else v for k, v in inputs.items()}
+    output = model.generate(
+        **inputs,
+        max_new_tokens=cfg.max_completion_length,
+        do_sample=True,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        top_k=0,
+        num_return_sequences=n,
+        pad_token_id=processor.tokenizer.pad_token_id,
+    )
+    new_tokens = output[:, inputs["input_ids"].shape[1] :]
+    return [
+        t.strip() for t in processor.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    ]
+
+
+def policy_reward(
+    model: Any,
+    processor: Any,
+    rows: Sequence[dict[str, Any]],
+    reward_funcs: Sequence[Callable[..., list[float]]],
+    weights: Sequence[float],
+    cfg: GrpoConfig,
+    reference_column: str,
+) -> dict[str, float]:
+    """Mean weighted reward (and per-component means) of ``model`` on ``rows``.
+
+    ``num_generations`` samples per prompt at the training temperature, seeded with
+    ``cfg.seed``, scored by ``reward_funcs`` with the columns TRL passes them.
+    """
+    was_training = model.training
+    model.eval()
+    torch.manual_seed(cfg.seed)
+    n = cfg.num_generations
+    totals: list[float] = []
+    parts: dict[str, list[float]] = {fn.__name__: [] for fn in reward_funcs}
+    try:
+        for row in rows:
+            prompt = row["prompt"][0]["content"]
+            texts = sample_completions(model, processor, row["image"], prompt, n, cfg)
+            kwargs = {
+                "prompts": [row["prompt"]] * n,
+                "completions": [[{"role": "assistant", "content": t}] for t in texts],
+                "image": [row["image"]] * n,
+                reference_column: [row[reference_column]] * n,
+            }
+            values = [fn(**kwargs) for fn in reward_funcs]
+            for fn, vals in zip(reward_funcs, values, strict=True):
+                parts[fn.__name__].extend(vals)
+            totals.extend(
+                sum(w * v[i] for w, v in zip(weights, values, strict=True)) for i in range(n)
+            )
+    finally:
+        model.train(was_training)
+    out = {"reward": sum(totals) / len(totals), "samples": float(len(totals))}
+    out.update({f"{name}": sum(v) / len(v) for name, v in parts.items()})
+    return out
+
+
+def evidence(
+    history: Sequence[tuple[int, float]], k: int, sft: dict[str, float], grpo: dict[str, float]
+) -> dict[str, Any]:
+    """The stage's evidence numbers (see the module docstring)."""
+    k = max(1, min(k, len(history) // 2 or 1))
+    first = _mean([r for _, r in history[:k]])
+    last = _mean([r for _, r in history[-k:]])
+    return {
+        "evidence_steps": k,
+        "reward_first_steps": first,
+        "reward_last_steps": last,
+        "reward_gain": (last - first) if first is not None and last is not None else None,
+        "sft_reward": sft["reward"],
+        "grpo_reward": grpo["reward"],
+        "reward_gain_over_sft": grpo["reward"] - sft["reward"],
+        "sft": sft,
+        "grpo": grpo,
+    }
+
+
+# --------------------------------------------------------------------------- the stage
+def train_grpo(
+    cfg: GrpoConfig,
+    rewards_cfg: RewardsConfig,
+    release_dir: Path,
+    base_model: str | Path,
+    sft_adapter_dir: Path,
+    out: Path,
+    metrics_path: Path | None = None,
+    resume: bool = True,
+    *,
+    revision: str | None = None,
+    callbacks: Sequence[TrainerCallback] = (),
+) -> dict[str, Any]:
+    """Train GRPO-A from the SFT adapter into ``out``; return the summary (with the evidence).
+
+    ``out`` receives the adapter (``adapter_config.json``, ``adapter_model.safetensors``), the
+    tokenizer and processor files, ``grpo_info.json`` and ``checkpoints/``. ``metrics_path``
+    (JSON) gets the evidence numbers; they are also logged to the active MLflow run, if any.
+    """
+    from trl import GRPOTrainer
+
+    from aesformer.rewards import RewardLoggingCallback, RewardStats, build_rewards
+
+    release_dir, out, sft_adapter_dir = Path(release_dir), Path(out), Path(sft_adapter_dir)
+    checkpoints = out / CHECKPOINTS
+    started = perf_counter()
+    check_batch(cfg)
+    torch.manual_seed(cfg.seed)
+
+    stats = RewardStats()
+    funcs, weights = build_rewards(rewards_cfg, stats, group_size=cfg.num_generations)
+    judges = {"alignment": funcs[1].judge, "creativity": funcs[2].judge}  # type: ignore[attr-defined]
+    eval_funcs, _ = build_rewards(
+        rewards_cfg, RewardStats(), group_size=cfg.num_generations, judges=judges, load=False
+    )
+    model, processor = load_policy(base_model, sft_adapter_dir, cfg, revision)
+    rows = build_rows(
+        release_dir,
+        "train",
+        cfg.image_min_pixels,
+        cfg.image_max_pixels,
+        rewards_cfg.reference_column,
+        cfg.train_limit,
+    )
+    eval_rows = rows[: cfg.eval_prompts]
+    log.info("grpo: %d train prompts, %d for the SFT/GRPO comparison", len(rows), len(eval_rows))
+
+    mark = perf_counter()
+    sft_reward = policy_reward(
+        model, processor, eval_rows, eval_funcs, weights, cfg, rewards_cfg.reference_column
+    )
+    eval_seconds = perf_counter() - mark
+
+    trainer = GRPOTrainer(
+        model=model,
+        processing_class=processor,
+        reward_funcs=funcs,
+        args=grpo_arguments(cfg, weights, checkpoints),
+        train_dataset=build_dataset(rows),
+        callbacks=[
+            RewardLoggingCallback(stats, table_rows=rewards_cfg.table_rows),
+            MlflowStepLogger(prefix="grpo/"),
+            *callbacks,
+        ],
+    )
+    check_frozen(trainer.model)
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+
+    resume_from = last_checkpoint(checkpoints) if resume else None
+    if resume_from is not None:
+        log.info("grpo: resuming from %s", resume_from)
+    mark = perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    train_seconds = perf_counter() - mark
+
+    policy = trainer.accelerator.unwrap_model(trainer.model)
+    mark = perf_counter()
+    grpo_reward = policy_reward(
+        policy, processor, eval_rows, eval_funcs, weights, cfg, rewards_cfg.reference_column
+    )
+    eval_seconds += perf_counter() - mark
+
+    history = step_rewards(trainer.state.log_history)
+    proof = evidence(history, cfg.evidence_steps, sft_reward, grpo_reward)
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    kls = [e["kl"] for e in trainer.state.log_history if "kl" in e]
+    summary: dict[str, Any] = {
+        "train_prompts": len(rows),
+        "eval_prompts": len(eval_rows),
+        "trainable_parameters": trainable,
+        "global_step": trainer.state.global_step,
+        "resumed_from_step": int(resume_from.name.rsplit("-", 1)[1]) if resume_from else 0,
+        "train_loss": float(result.training_loss),
+        "final_kl": float(kls[-1]) if kls else None,
+        "final_loss": float(losses[-1]) if losses else None,
+        "step_rewards": [r for _, r in history],
+        "judge_failures": float(sum(stats.failures_total.values())),
+        "train_seconds": train_seconds,
+        "eval_seconds": eval_seconds,
+        **proof,
+    }
+    if trainer.is_world_process_zero():
+        out.mkdir(parents=True, exist_ok=True)
+        policy.save_pretrained(str(out), selected_adapters=[ADAPTER])  # not TRL's "ref" copy
+        processor.save_pretrained(str(out))
+        summary["seconds"] = perf_counter() - started
+        info = {
+            "base_model": str(base_model),
+            "revision": revision,
+            "sft_adapter": str(sft_adapter_dir),
+            "release": str(release_dir),
+            "summary": summary,
+        }
+        atomic_write_text(out / INFO_FILE, json.dumps(info, indent=2, sort_keys=True) + "\n")
+        if metrics_path is not None:
+            write_metrics(summary, Path(metrics_path))
+        _log_to_mlflow(summary)
+    return summary
+
+
+METRIC_KEYS = (
+    "global_step",
+    "evidence_steps",
+    "reward_first_steps",
+    "reward_last_steps",
+    "reward_gain",
+    "sft_reward",
+    "grpo_reward",
+    "reward_gain_over_sft",
+    "final_kl",
+    "train_loss",
+    "judge_failures",
+)
+
+
+def write_metrics(summary: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The ``dvc metrics`` file: the evidence numbers (+ per-component means of both policies)."""
+    data: dict[str, Any] = {key: summary.get(key) for key in METRIC_KEYS}
+    data["sft"] = summary["sft"]
+    data["grpo"] = summary["grpo"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return data
+
+
+def _log_to_mlflow(summary: dict[str, Any]) -> None:
+    import mlflow
+
+    if mlflow.active_run() is None:
+        return
+    numbers = {
+        f"grpo/{k}": float(v)
+        for k, v in summary.items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    }
+    for policy in ("sft", "grpo"):
+        numbers.update({f"grpo/eval/{policy}/{k}": float(v) for k, v in summary[policy].items()})
+    mlflow.log_metrics(numbers)
