@@ -24,6 +24,14 @@ REPO = Path(__file__).resolve().parents[1]
 import pytest  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _no_leaked_tracking_uri():
+    """mlflow.set_tracking_uri() exports MLFLOW_TRACKING_URI; a test that calls it directly must
+    not redirect the next test's runs (the project's own code uses tracking.use_tracking_uri)."""
+    yield
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
 @pytest.fixture(scope="session")
 def prefect_server():
     """One real Prefect server (temporary, SQLite) for the whole session, stopped cleanly."""

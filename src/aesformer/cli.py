@@ -489,9 +489,9 @@ def plan_cmd(
     else:
         import mlflow
 
-        from aesformer.tracking import resolve_tracking_uri
+        from aesformer.tracking import resolve_tracking_uri, use_tracking_uri
 
-        mlflow.set_tracking_uri(resolve_tracking_uri(cfg.tracking, project_root()))
+        use_tracking_uri(resolve_tracking_uri(cfg.tracking, project_root()))
         loaded = mlflow.pyfunc.load_model(model)
     text, parsed = write_plan(loaded, str(image))
     typer.echo(text)

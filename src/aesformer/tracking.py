@@ -11,6 +11,11 @@ on every run:
 
 ``MLFLOW_TRACKING_URI`` in the environment overrides ``tracking.tracking_uri``. mlflow is
 imported lazily: it costs about a second and the CLI must start fast.
+
+``mlflow.set_tracking_uri`` also writes ``MLFLOW_TRACKING_URI`` into ``os.environ`` (for
+subprocesses), which would turn the first URI a process used into an "override" of every later
+config; :func:`use_tracking_uri` is the one place the project sets it, and it leaves the
+environment as it found it.
 """
 
 from __future__ import annotations
@@ -42,6 +47,18 @@ def resolve_tracking_uri(cfg: TrackingConfig, root: Path) -> str:
     if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
         uri = prefix + str((root / uri[len(prefix) :]).resolve())
     return uri
+
+
+def use_tracking_uri(uri: str) -> None:
+    """``mlflow.set_tracking_uri(uri)`` without its side effect on ``MLFLOW_TRACKING_URI``."""
+    import mlflow
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 def resolve_artifact_location(cfg: TrackingConfig, root: Path, tracking_uri: str) -> str | None:
@@ -125,7 +142,7 @@ def stage_run(
 
     root = (root or Path.cwd()).resolve()
     uri = resolve_tracking_uri(cfg, root)
-    mlflow.set_tracking_uri(uri)
+    use_tracking_uri(uri)
     experiment = mlflow.get_experiment_by_name(cfg.experiment)
     if experiment is None:
         exp_id = mlflow.create_experiment(

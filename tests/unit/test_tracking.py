@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -24,6 +25,21 @@ pytestmark = pytest.mark.unit
 def test_flatten_drops_secret_like_keys():
     flat = flatten({"a": {"b": 1, "api_key": "x", "Secret_Token": "y"}, "password": "z", "c": True})
     assert flat == {"a.b": "1", "c": "True"}
+
+
+def test_a_stage_run_does_not_turn_its_uri_into_an_override(tmp_path, monkeypatch):
+    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI; the next config must still win."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    first = TrackingConfig(tracking_uri=f"sqlite:///{tmp_path}/a.db", experiment="a")
+    second = TrackingConfig(tracking_uri=f"sqlite:///{tmp_path}/b.db", experiment="b")
+    with stage_run("one", first, root=tmp_path):
+        pass
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert resolve_tracking_uri(second, tmp_path) == second.tracking_uri
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", first.tracking_uri)
+    with stage_run("two", second, root=tmp_path):
+        pass
+    assert os.environ["MLFLOW_TRACKING_URI"] == first.tracking_uri
 
 
 def test_tracking_uri_resolution(tmp_path, monkeypatch):

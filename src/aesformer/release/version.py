@@ -338,9 +338,9 @@ def log_release(
         return None, False
     import mlflow
 
-    from aesformer.tracking import resolve_tracking_uri, stage_run
+    from aesformer.tracking import resolve_tracking_uri, stage_run, use_tracking_uri
 
-    mlflow.set_tracking_uri(resolve_tracking_uri(tracking_cfg, root))
+    use_tracking_uri(resolve_tracking_uri(tracking_cfg, root))
     experiment = mlflow.get_experiment_by_name(tracking_cfg.experiment)
     if experiment is not None:
         found = mlflow.search_runs(
