@@ -467,6 +467,59 @@ def sft(
     _run_stage("sft", cfg, cfg.sft, work)
 
 
+@app.command("grpo")
+def grpo(
+    release_dir: Annotated[
+        Path, typer.Option("--release", help="release folder (jsons/train/Stage1_b, images)")
+    ] = Path("data/release"),
+    sft_adapter: Annotated[
+        Path, typer.Option("--sft", help="the sft stage's adapter folder (the starting policy)")
+    ] = Path("models/thinker/sft"),
+    out: Annotated[
+        Path, typer.Option("--out", help="adapter, tokenizer and processor folder")
+    ] = Path("models/thinker/grpo"),
+    metrics: Annotated[
+        Path,
+        typer.Option("--metrics", help="DVC metrics JSON (reward first/last steps, vs SFT)"),
+    ] = Path("reports/thinker/grpo.json"),
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="ignore checkpoints in OUT and start over")
+    ] = False,
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """AesThinker stage 1(b): GRPO-A from the SFT adapter with the format, alignment and
+    creativity rewards.
+
+    Resumes from the last checkpoint in OUT/checkpoints unless --fresh. Compares the GRPO and
+    the SFT policy's mean reward on the same prompts, logs rewards per step to MLflow and
+    registers a new version of the `aesthinker` model (adapter + base by reference).
+    """
+    cfg = _load(params, profile)
+    if not (release_dir / "jsons").is_dir():
+        raise InputError(f"{release_dir}: not a release folder (run `dvc repro release`)")
+    if not (sft_adapter / "adapter_config.json").is_file():
+        raise InputError(f"{sft_adapter}: no adapter_config.json (run `dvc repro sft` first)")
+    from aesformer.thinker.grpo import train_grpo
+
+    def work() -> dict[str, Any]:
+        summary = train_grpo(
+            cfg.grpo,
+            cfg.rewards,
+            release_dir,
+            cfg.models.thinker.base_model,
+            sft_adapter,
+            out,
+            metrics_path=metrics,
+            resume=not fresh,
+            revision=cfg.models.thinker.revision,
+        )
+        _register_thinker_stage(cfg, "grpo", out, release_dir, summary)
+        return summary
+
+    _run_stage("grpo", cfg, cfg.grpo, work)
+
+
 @app.command("plan")
 def plan_cmd(
     image: Annotated[Path, typer.Argument(help="a photo (PNG/JPEG)")],

@@ -774,17 +774,23 @@ class GrpoConfig(Section):
         "group", description="advantage = (r - group mean) / std of: group | batch | none"
     )
     max_completion_length: int = Field(
-        96, ge=8, le=32768, description="response tokens per rollout (the paper: 1024)"
+        224, ge=8, le=32768, description="response tokens per rollout (the paper: 1024)"
     )
     # optimisation
     epochs: float = Field(1.0, gt=0, le=1000, description="passes over train (if max_steps = -1)")
-    max_steps: int = Field(-1, ge=-1, description="optimizer steps; -1: use epochs")
+    max_steps: int = Field(20, ge=-1, description="optimizer steps; -1: use epochs")
     batch_size: int = Field(
-        8, ge=1, le=4096, description="per-device completions per micro-batch (not prompts)"
+        16, ge=1, le=4096, description="per-device completions per micro-batch (not prompts)"
     )
     grad_accum: int = Field(1, ge=1, le=1024, description="gradient accumulation steps")
+    steps_per_generation: int | None = Field(
+        None,
+        ge=1,
+        description="optimizer steps per rollout batch (rollout = this x global batch; null: "
+        "grad_accum, i.e. one step per rollout)",
+    )
     learning_rate: float = Field(
-        5e-3, gt=0, le=1, description="peak learning rate (the paper: 1e-7 for the 8B model)"
+        5e-5, gt=0, le=1, description="peak learning rate (the paper: 1e-7 for the 8B model)"
     )
     lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = Field(
         "constant", description="learning-rate schedule after warm-up"
@@ -798,7 +804,7 @@ class GrpoConfig(Section):
     # images (as in sft)
     image_min_pixels: int = Field(32 * 32, ge=32 * 32, description="smallest image area (px)")
     image_max_pixels: int = Field(
-        1024 * 1024, ge=32 * 32, description="images are resized to at most this area (px)"
+        128 * 128, ge=32 * 32, description="images are resized to at most this area (px)"
     )
     # hardware switches
     bf16: bool = Field(False, description="bf16 mixed precision (GPU); false on CPU")
@@ -821,14 +827,14 @@ class GrpoConfig(Section):
         None, description="server: http://host:8000 of `trl vllm-serve` (null: host/port defaults)"
     )
     # checkpoints and evidence
-    save_steps: int = Field(50, ge=1, description="checkpoint every N optimizer steps")
+    save_steps: int = Field(10, ge=1, description="checkpoint every N optimizer steps")
     save_total_limit: int = Field(2, ge=1, description="checkpoints kept (oldest deleted)")
     seed: int = Field(0, ge=0, description="seed of sampling, data order and the comparison")
     evidence_steps: int = Field(
         3, ge=1, description="k: mean reward of the first k vs the last k steps"
     )
     eval_prompts: int | None = Field(
-        8,
+        None,
         ge=1,
         description="train prompts on which SFT and GRPO policies are sampled and scored "
         "(null: all)",

@@ -29,6 +29,9 @@ def small_repo(root: Path, dvc_yaml: dict | None = None) -> Path:
     params["corpus"].update(MINING_CORPUS.model_dump(mode="json", exclude={"seed"}), videos=3)
     params["orchestration"]["retries"] = 0
     params["sft"].update(max_steps=4, save_steps=2, eval_limit=1, eval_max_new_tokens=16)
+    params["grpo"].update(
+        max_steps=1, num_generations=2, batch_size=2, max_completion_length=16, eval_prompts=1
+    )
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     wiring = dvc_yaml or yaml.safe_load((REPO / "dvc.yaml").read_text())
     (root / "dvc.yaml").write_text(yaml.safe_dump(wiring, sort_keys=False))
@@ -61,7 +64,7 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
     first = pipeline(root=str(root))
     stages = [
         *["models", "corpus", "mine", "align", "mine_eval", "annotate", "split", "release"],
-        "sft",
+        *["sft", "grpo"],
     ]
     assert [r["stage"] for r in first] == stages
     assert all(r["ran"] for r in first)
@@ -89,18 +92,23 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
     assert sorted(r.data.tags["aesformer.stage"] for r in runs) == sorted(
         [
             *["models", "corpus", "mine", "align", "mine-eval", "annotate", "split", "gate"],
-            *["release", "sft"],
+            *["release", "sft", "grpo"],
         ]
     )
     assert all(r.info.status == "FINISHED" and r.data.tags.get("prefect.flow_run_id") for r in runs)
 
     second = pipeline(root=str(root))
     assert not any(r["ran"] for r in second)
-    assert len(client.search_runs([runs[0].info.experiment_id])) == 10  # nothing re-ran
+    assert len(client.search_runs([runs[0].info.experiment_id])) == 11  # nothing re-ran
     version = client.get_model_version_by_alias("aesthinker", "latest")
-    assert version.tags["stage"] == "sft" and version.tags["release_version"].startswith(
+    assert version.tags["stage"] == "grpo" and version.tags["release_version"].startswith(
         "unreleased"
     )
+    assert (
+        client.get_model_version("aesthinker", str(int(version.version) - 1)).tags["stage"] == "sft"
+    )
+    grpo = json.loads((root / "reports/thinker/grpo.json").read_text())
+    assert grpo["global_step"] == 1 and 0.0 <= grpo["grpo_reward"] <= 1.0
     # `aesformer plan` loads the registered model and generates (a 4-step model: not a plan yet)
     image = next((root / "data/release/images/poor_images").iterdir())
     planned = subprocess.run(
@@ -126,7 +134,7 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
     ]
     datasets = {d.dataset.name: d.dataset for r in logged for d in r.inputs.dataset_inputs}
     assert datasets["aesrecon-0.1.0"].digest == out["digest"]
-    # the sft run recorded the same data (before it had a version) as its training input
+    # the sft and grpo runs recorded the same data (before it had a version) as training input
     assert datasets["aesrecon-unreleased"].digest == out["digest"]
     assert "data-v0.1.0" in artifact_markdown("data-release")
     assert release("0.1.0", root=str(root))["status"] == "unchanged"

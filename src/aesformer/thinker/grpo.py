@@ -54,8 +54,9 @@ from aesformer.thinker.sft import (
     VISION_PREFIX,
     MlflowStepLogger,
     check_frozen,
+    claim_checkpoints,
     ensure_plan_tokens,
-    last_checkpoint,
+    run_key,
 )
 from aesformer.zoo import load_thinker, load_thinker_processor
 
@@ -185,6 +186,7 @@ def grpo_arguments(cfg: GrpoConfig, reward_weights: Sequence[float], checkpoints
         max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum,
+        steps_per_generation=cfg.steps_per_generation,
         learning_rate=cfg.learning_rate,
         lr_scheduler_type=cfg.lr_scheduler,
         warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a share of the steps
@@ -392,9 +394,10 @@ def train_grpo(
     check_frozen(trainer.model)
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
 
-    resume_from = last_checkpoint(checkpoints) if resume else None
-    if resume_from is not None:
-        log.info("grpo: resuming from %s", resume_from)
+    key = run_key(
+        cfg, base_model, revision, release_dir, [sft_adapter_dir / "adapter_model.safetensors"]
+    )
+    resume_from = claim_checkpoints(out, key, resume, "grpo")
     mark = perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     train_seconds = perf_counter() - mark

@@ -2,7 +2,7 @@
 
 Registered model ``aesthinker``: one version per training stage run (``sft``, later ``grpo``).
 A version holds **the adapter only** (artifact ``adapter``: PEFT files + tokenizer + processor
-config + ``sft_info.json``) and a *reference* to the base model in its ``model_config``
+config + ``sft_info.json`` or ``grpo_info.json``) and a *reference* to the base model in its ``model_config``
 (``base_model``: a hub id or a folder, ``revision``), never a copy of the base weights. Tags:
 ``stage``, ``release_version``, ``git.commit``, ``base_model``. Aliases (``champion`` ...) are
 the eval stage's decision, not set here.
@@ -158,9 +158,15 @@ class Planner:
         return text, parse(text).plan
 
 
+INFO_FILES = ("grpo_info.json", "sft_info.json")  # written by the grpo / sft stages
+
+
 def _info(adapter_dir: Path) -> dict[str, Any]:
-    path = adapter_dir / "sft_info.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    for name in INFO_FILES:
+        path = adapter_dir / name
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
+    return {}
 
 
 def load_planner(
@@ -174,7 +180,8 @@ def load_planner(
     prompt: str = PLANNER_INSTRUCTION,
 ) -> Planner:
     """Load base + adapter. The base defaults to ``$AESTHINKER_BASE_MODEL``, else the reference
-    recorded in the adapter folder (``sft_info.json``, then ``adapter_config.json``)."""
+    recorded in the adapter folder (``grpo_info.json`` / ``sft_info.json``, then
+    ``adapter_config.json``)."""
     from aesformer.thinker.data import configure_processor
     from aesformer.zoo.thinker import load_thinker, load_thinker_processor
 

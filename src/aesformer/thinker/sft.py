@@ -34,6 +34,7 @@ from time import perf_counter, time
 from typing import Any
 
 import torch
+from pydantic import BaseModel
 from transformers import TrainerCallback
 
 from aesformer.config import SftConfig
@@ -198,16 +199,49 @@ def sft_arguments(cfg: SftConfig, checkpoints: Path) -> Any:
     )
 
 
-def run_key(cfg: SftConfig, base_model: str | Path, revision: str | None, release_dir: Path) -> str:
-    """Fingerprint of what a checkpoint belongs to: the params, the base model reference and
-    the release's manifest. A checkpoint is resumed only under the same key."""
+def run_key(
+    cfg: BaseModel,
+    base_model: str | Path,
+    revision: str | None,
+    release_dir: Path,
+    extra_files: Sequence[Path] = (),
+) -> str:
+    """Fingerprint of what a checkpoint belongs to: the params, the base model reference, the
+    release's manifest and ``extra_files`` (grpo: the SFT adapter it starts from). A
+    checkpoint is resumed only under the same key."""
     digest = hashlib.sha256()
     digest.update(cfg.model_dump_json().encode())
     digest.update(f"\0{base_model}\0{revision}\0".encode())
-    manifest = Path(release_dir) / "manifest.parquet"
-    if manifest.is_file():
-        digest.update(manifest.read_bytes())
+    for path in (Path(release_dir) / "manifest.parquet", *extra_files):
+        if path.is_file():
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def claim_checkpoints(out: Path, key: str, resume: bool, stage: str) -> Path | None:
+    """The checkpoint to resume from in ``out/checkpoints``, or ``None``; stamps the folder
+    with ``key``. Checkpoints of another key (other params, base or data) are not resumed:
+    they are moved aside to ``checkpoints.stale-<time>``, never deleted."""
+    checkpoints = out / CHECKPOINTS
+    resume_from = last_checkpoint(checkpoints) if resume else None
+    stamp = checkpoints / RUN_KEY_FILE
+    if resume_from is not None and (not stamp.is_file() or stamp.read_text().strip() != key):
+        stale = out / f"{CHECKPOINTS}.stale-{int(time())}"
+        while stale.exists():  # two in one second
+            stale = stale.with_name(stale.name + "-1")
+        log.warning(
+            "%s: checkpoints in %s come from other params, base or data: not resumed (kept as %s)",
+            stage,
+            checkpoints,
+            stale,
+        )
+        checkpoints.rename(stale)
+        resume_from = None
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(key + "\n", encoding="utf-8")
+    if resume_from is not None:
+        log.info("%s: resuming from %s", stage, resume_from)
+    return resume_from
 
 
 def last_checkpoint(checkpoints: Path) -> Path | None:
@@ -305,22 +339,9 @@ def train_sft(
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in trainer.model.parameters())
 
-    resume_from = last_checkpoint(checkpoints) if resume else None
-    key = run_key(cfg, base_model, revision, release_dir)
-    stamp = checkpoints / RUN_KEY_FILE
-    if resume_from is not None and (not stamp.is_file() or stamp.read_text().strip() != key):
-        stale = out / f"{CHECKPOINTS}.stale-{int(time())}"
-        log.warning(
-            "sft: checkpoints in %s come from other params, base or data: not resumed (kept as %s)",
-            checkpoints,
-            stale,
-        )
-        checkpoints.rename(stale)
-        resume_from = None
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(key + "\n", encoding="utf-8")
-    if resume_from is not None:
-        log.info("sft: resuming from %s", resume_from)
+    resume_from = claim_checkpoints(
+        out, run_key(cfg, base_model, revision, release_dir), resume, "sft"
+    )
     mark = perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     train_seconds = perf_counter() - mark
