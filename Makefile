@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test test-unit test-integration lint format bench mlflow-ui prefect-ui clean help
+.PHONY: setup run test test-unit test-integration lint format bench bench-gpu mlflow-ui prefect-ui clean help
 
 help:
 	@echo "make run    set-up + the whole pipeline (Prefect flow over DVC stages) on the embedded default"
@@ -65,6 +65,11 @@ bench: setup
 	$(VENV)/bin/dvc repro corpus
 	test -f data/raw-holdout/manifest.jsonl || $(VENV)/bin/aesformer corpus --out data/raw-holdout --profile corpus-holdout
 	$(VENV)/bin/python bench/mining.py --corpus data/raw --holdout data/raw-holdout
+
+# bench/thinker_gpu.py: AesThinker at the real 8B size (random weights) on one CUDA GPU;
+# refuses without one. Prints SFT tokens/s, MFU, peak memory and GRPO rollout tokens/s.
+bench-gpu: setup
+	$(VENV)/bin/python bench/thinker_gpu.py --json reports/bench/thinker_gpu.json
 
 mlflow-ui: setup
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns.db --host 127.0.0.1 --port 5000
