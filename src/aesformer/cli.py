@@ -552,6 +552,66 @@ def plan_cmd(
         raise AesformerError(f"{image}: the model's answer is not a well-formed plan")
 
 
+def _registry_client(cfg: Params) -> Any:
+    from mlflow import MlflowClient
+
+    from aesformer.tracking import resolve_tracking_uri
+
+    return MlflowClient(tracking_uri=resolve_tracking_uri(cfg.tracking, project_root()))
+
+
+@app.command("promote")
+def promote_cmd(
+    metrics: Annotated[
+        Path, typer.Option("--metrics", help="the eval stage's report (candidate vs staging)")
+    ] = Path("reports/eval/metrics.json"),
+    thinker: Annotated[
+        str | None, typer.Option("--thinker", help="aesthinker version (checked vs the report)")
+    ] = None,
+    editor: Annotated[
+        str | None, typer.Option("--editor", help="aeseditor version (checked vs the report)")
+    ] = None,
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """Move the `staging` aliases to the evaluated pair if every promotion rule passes.
+
+    Exit status 0: promoted (or already in staging); 3: refused (the message names each failed
+    metric and by how much); 2: bad input (stale report, unknown version).
+    """
+    cfg = _load(params, profile)
+    from aesformer.evaluation.promotion import promote_from_report, read_report
+    from aesformer.tracking import git_info
+
+    report = read_report(metrics)
+    decision = promote_from_report(
+        _registry_client(cfg),
+        report,
+        cfg.promote,
+        git_commit=git_info(project_root()).get("git.commit", "unknown"),
+        versions={cfg.promote.thinker_model: thinker, cfg.promote.editor_model: editor},
+    )
+    typer.echo(json.dumps(decision.as_dict(), indent=2))
+    if not (decision.promote or decision.unchanged):
+        typer.echo(decision.message(), err=True)
+        raise typer.Exit(3)
+
+
+@app.command("promote-production")
+def promote_production_cmd(
+    model: Annotated[str, typer.Option("--model", help="registered model name")],
+    version: Annotated[str, typer.Option("--version", help="a version now in staging")],
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """Move the `production` alias of MODEL to VERSION, which must hold `staging`."""
+    cfg = _load(params, profile)
+    from aesformer.evaluation.promotion import promote_to_production
+
+    before = promote_to_production(_registry_client(cfg), model, version, cfg.promote)
+    typer.echo(f"{model} version {version} -> {cfg.promote.production_alias} (was {before})")
+
+
 @app.command("mine-eval")
 def mine_eval(
     pairs: Annotated[

@@ -856,6 +856,53 @@ class GrpoConfig(Section):
         return self
 
 
+# --------------------------------------------------------------------------- promote
+class PromotionRule(Section):
+    """One metric of the promotion policy (``aesformer.evaluation.promotion``)."""
+
+    metric: str = Field(..., min_length=1, description="key of the eval metrics (e.g. aesthetic)")
+    higher_is_better: bool = Field(True, description="direction of the metric")
+    margin: float = Field(
+        0.0,
+        ge=-1e6,
+        le=1e6,
+        description="the candidate must beat staging by at least this much (in the metric's "
+        "direction); a negative margin tolerates a drop of that size",
+    )
+    minimum: float | None = Field(
+        None, description="absolute floor (a ceiling if lower is better); also for the first one"
+    )
+
+
+def _default_rules() -> list[PromotionRule]:
+    return [
+        PromotionRule(metric="aesthetic", margin=0.0),
+        PromotionRule(metric="identity", margin=-0.02),
+        PromotionRule(metric="scene_inliers", margin=-0.02),
+        PromotionRule(metric="plan_format_validity", margin=-0.05, minimum=0.5),
+    ]
+
+
+class PromoteConfig(Section):
+    """Promotion of an (AesThinker, AesEditor) pair to the ``staging`` aliases."""
+
+    rules: list[PromotionRule] = Field(default_factory=_default_rules, min_length=1)
+    thinker_model: str = Field("aesthinker", min_length=1, description="registered model name")
+    editor_model: str = Field("aeseditor", min_length=1, description="registered model name")
+    staging_alias: str = Field("staging", pattern=r"^[A-Za-z][\w-]*$")
+    production_alias: str = Field("production", pattern=r"^[A-Za-z][\w-]*$")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> PromoteConfig:
+        names = [rule.metric for rule in self.rules]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"rules: metric {repeated[0]!r} has more than one rule")
+        if self.staging_alias == self.production_alias:
+            raise ValueError("staging_alias and production_alias must differ")
+        return self
+
+
 # --------------------------------------------------------------------------- root
 class Params(Section):
     """The whole of ``params.yaml``."""
@@ -874,6 +921,7 @@ class Params(Section):
     sft: SftConfig = Field(default_factory=SftConfig)
     rewards: RewardsConfig = Field(default_factory=RewardsConfig)
     grpo: GrpoConfig = Field(default_factory=GrpoConfig)
+    promote: PromoteConfig = Field(default_factory=PromoteConfig)
 
 
 # --------------------------------------------------------------------------- loading

@@ -1,0 +1,322 @@
+"""Promotion of an (AesThinker, AesEditor) pair to the ``staging`` aliases, by the metrics.
+
+The policy (``promote.rules`` in params) is a list of rules, one per eval metric; every rule
+must pass:
+
+- with a pair in staging: ``candidate − staging ≥ margin`` (in the metric's direction; a
+  negative margin tolerates a drop of that size);
+- always: ``candidate ≥ minimum`` (``≤`` when lower is better) when a minimum is set;
+- a metric the candidate lacks fails its rule (a metric staging lacks is compared to nothing:
+  only the minimum applies).
+
+:func:`decide` is pure. :func:`promote` applies a decision in the MLflow registry: it moves the
+``staging`` alias of both models together (aliases, not the deprecated stages) and records on
+every candidate version, promoted or refused, the decision, the reasons, the metrics
+(``eval.<metric>``), the release version and the git commit. A refused promotion's message
+says which metric failed and by how much. :func:`promote_to_production` is the separate,
+explicit step; it requires the version to hold the staging alias.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aesformer.config import PromoteConfig, PromotionRule
+from aesformer.errors import AesformerError
+
+log = logging.getLogger(__name__)
+
+
+class PromotionError(AesformerError):
+    """A promotion request that cannot be carried out (unknown version, not in staging...)."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule applied to one candidate."""
+
+    metric: str
+    candidate: float | None
+    staging: float | None
+    required: float | None  # the value the candidate had to reach (None: nothing to reach)
+    passed: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    first: bool  # nothing was in staging
+    checks: list[Check] = field(default_factory=list)
+    unchanged: bool = False  # the candidate pair already holds staging: nothing was done
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    def message(self) -> str:
+        if self.unchanged:
+            return "unchanged: the pair already holds the staging aliases"
+        if self.promote:
+            head = "first promotion" if self.first else "better than staging"
+            return f"promoted ({head}): " + "; ".join(c.reason for c in self.checks)
+        return "refused: " + "; ".join(c.reason for c in self.failed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "promote": self.promote,
+            "first": self.first,
+            "unchanged": self.unchanged,
+            "message": self.message(),
+            "checks": [c.__dict__ for c in self.checks],
+        }
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return None if math.isnan(value) else float(value)
+
+
+def check_rule(
+    rule: PromotionRule, candidate: Mapping[str, Any], staging: Mapping[str, Any] | None
+) -> Check:
+    """Apply one rule; the reason names the metric, the values and the gap."""
+    name, sign = rule.metric, 1.0 if rule.higher_is_better else -1.0
+    better = "≥" if rule.higher_is_better else "≤"
+    value = _number(candidate.get(name))
+    base = _number(staging.get(name)) if staging is not None else None
+    if value is None:
+        return Check(name, None, base, None, False, f"{name}: missing in the candidate's metrics")
+    problems, required = [], None
+    if rule.minimum is not None and sign * (value - rule.minimum) < 0:
+        problems.append(
+            f"{name} {value:.4g} is not {better} the minimum {rule.minimum:.4g} "
+            f"(short by {abs(value - rule.minimum):.4g})"
+        )
+        required = rule.minimum
+    if base is not None:
+        target = base + sign * rule.margin
+        required = target if required is None else required
+        if sign * (value - target) < 0:
+            problems.append(
+                f"{name} {value:.4g} vs staging {base:.4g}: needs {better} {target:.4g} "
+                f"(margin {rule.margin:+.4g}), short by {abs(value - target):.4g}"
+            )
+    if problems:
+        return Check(name, value, base, required, False, "; ".join(problems))
+    if base is None:
+        return Check(name, value, None, rule.minimum, True, f"{name} {value:.4g}")
+    return Check(name, value, base, required, True, f"{name} {value:.4g} vs staging {base:.4g}")
+
+
+def decide(
+    candidate: Mapping[str, Any], staging: Mapping[str, Any] | None, cfg: PromoteConfig
+) -> Decision:
+    """Whether ``candidate`` may replace ``staging`` (``None``: nothing in staging yet)."""
+    checks = [check_rule(rule, candidate, staging) for rule in cfg.rules]
+    return Decision(all(c.passed for c in checks), staging is None, checks)
+
+
+# ------------------------------------------------------------------ the registry
+def staging_versions(client: Any, cfg: PromoteConfig) -> dict[str, str] | None:
+    """``{model: version}`` of the pair holding the staging alias, or ``None`` if neither has it.
+    A half-set pair (one model only) is an error: staging is always moved for both."""
+    found = {}
+    for name in (cfg.thinker_model, cfg.editor_model):
+        version = alias_version(client, name, cfg.staging_alias)
+        if version is not None:
+            found[name] = version
+    if not found:
+        return None
+    if len(found) == 1:
+        raise PromotionError(
+            f"only {next(iter(found))} has the alias {cfg.staging_alias!r}: staging must hold a "
+            "pair; set both aliases by hand or promote a pair"
+        )
+    return found
+
+
+def alias_version(client: Any, name: str, alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def _require_version(client: Any, name: str, version: str) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException as exc:
+        raise PromotionError(f"model {name} version {version}: not in the registry") from exc
+
+
+def _tag_all(client: Any, versions: Mapping[str, str], tags: Mapping[str, Any]) -> None:
+    for name, version in versions.items():
+        for key, value in tags.items():
+            client.set_model_version_tag(name, str(version), key, str(value))
+
+
+def promote(
+    client: Any,
+    candidate_versions: Mapping[str, str],
+    candidate_metrics: Mapping[str, Any],
+    staging_metrics: Mapping[str, Any] | None,
+    cfg: PromoteConfig,
+    *,
+    release_version: str,
+    git_commit: str,
+) -> Decision:
+    """Decide and apply: move ``staging`` to the candidate pair, or refuse; tag both ways.
+
+    ``candidate_versions``: ``{thinker_model: v, editor_model: v}``. ``staging_metrics`` are the
+    current staging pair's metrics *on the same release* (the eval stage evaluates both); when
+    a pair is in staging but no metrics are given, the promotion is refused (it would compare
+    against nothing).
+    """
+    wanted = {cfg.thinker_model, cfg.editor_model}
+    if set(candidate_versions) != wanted:
+        raise PromotionError(
+            f"candidate must name versions of {sorted(wanted)}, got {sorted(candidate_versions)}"
+        )
+    for name, version in candidate_versions.items():
+        _require_version(client, name, version)
+    current = staging_versions(client, cfg)
+    if current is not None and {k: str(v) for k, v in candidate_versions.items()} == current:
+        log.info("promotion: %s already holds staging", current)
+        return Decision(False, False, unchanged=True)
+    if current is not None and staging_metrics is None:
+        raise PromotionError(
+            f"staging holds {current} but no metrics of it on release {release_version} were "
+            "given: evaluate the staging pair on the same release first"
+        )
+    decision = decide(candidate_metrics, staging_metrics if current else None, cfg)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    pair = ", ".join(f"{k}/{v}" for k, v in sorted(candidate_versions.items()))
+    tags: dict[str, Any] = {
+        "promotion.decision": "promoted" if decision.promote else "refused",
+        "promotion.message": decision.message()[:4900],
+        "promotion.alias": cfg.staging_alias,
+        "promotion.release_version": release_version,
+        "promotion.git_commit": git_commit,
+        "promotion.time": now,
+        "promotion.pair": pair,
+        "promotion.replaced": ", ".join(f"{k}/{v}" for k, v in sorted((current or {}).items()))
+        or "none",
+    }
+    tags.update({f"eval.{k}": v for k, v in candidate_metrics.items() if _number(v) is not None})
+    _tag_all(client, candidate_versions, tags)
+    if decision.promote:
+        for name, version in candidate_versions.items():
+            client.set_registered_model_alias(name, cfg.staging_alias, str(version))
+        log.info("promotion: %s -> %s (%s)", pair, cfg.staging_alias, decision.message())
+    else:
+        log.warning("promotion of %s %s", pair, decision.message())
+    return decision
+
+
+def promote_to_production(client: Any, name: str, version: str, cfg: PromoteConfig) -> str:
+    """Move ``production`` of ``name`` to ``version``, which must hold the staging alias now.
+    Returns the version that held production before (or ``"none"``)."""
+    _require_version(client, name, version)
+    staged = alias_version(client, name, cfg.staging_alias)
+    if staged != str(version):
+        raise PromotionError(
+            f"{name} version {version} is not in {cfg.staging_alias} (it holds "
+            f"{staged or 'no version'}): promote it to {cfg.staging_alias} first"
+        )
+    before = alias_version(client, name, cfg.production_alias) or "none"
+    client.set_registered_model_alias(name, cfg.production_alias, str(version))
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _tag_all(
+        client,
+        {name: version},
+        {"production.time": now, "production.replaced": before},
+    )
+    log.info("%s version %s -> %s (was %s)", name, version, cfg.production_alias, before)
+    return before
+
+
+# ------------------------------------------------------------------ the eval report
+def read_report(path: Any) -> dict[str, Any]:
+    """The eval stage's ``reports/eval/metrics.json`` (schema in docs/data-contracts.md):
+    ``release_version``, ``candidate: {versions: {model: version}, metrics: {...}}`` and
+    ``staging: {versions, metrics} | null``."""
+    import json
+    from pathlib import Path
+
+    from aesformer.errors import InputError
+
+    path = Path(path)
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: not found (run `dvc repro eval` first)") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not JSON ({exc})") from exc
+    problems = []
+    if not isinstance(report, dict):
+        problems.append("not an object")
+    else:
+        if not isinstance(report.get("release_version"), str):
+            problems.append("release_version: missing")
+        for key in ("candidate", "staging"):
+            part = report.get(key)
+            if part is None and key == "staging":
+                continue
+            if not (
+                isinstance(part, dict)
+                and isinstance(part.get("versions"), dict)
+                and isinstance(part.get("metrics"), dict)
+            ):
+                problems.append(f"{key}: needs versions and metrics")
+    if problems:
+        raise InputError(f"{path}: not an eval report: {'; '.join(problems)}")
+    return report
+
+
+def promote_from_report(
+    client: Any,
+    report: Mapping[str, Any],
+    cfg: PromoteConfig,
+    *,
+    git_commit: str,
+    versions: Mapping[str, str] | None = None,
+) -> Decision:
+    """Promote the candidate pair of an eval report. ``versions`` (if given) must be the pair
+    the report evaluated; the staging pair the report compared against must still be the one in
+    staging (else the comparison is stale and eval must run again)."""
+    evaluated = {k: str(v) for k, v in report["candidate"]["versions"].items()}
+    if versions is not None:
+        asked = {k: str(v) for k, v in versions.items() if v is not None}
+        differ = {k: v for k, v in asked.items() if evaluated.get(k) != v}
+        if differ:
+            raise PromotionError(
+                f"the eval report is for {evaluated}, not {asked}: run eval on these versions"
+            )
+    current = staging_versions(client, cfg)
+    compared = report.get("staging")
+    compared_versions = {k: str(v) for k, v in compared["versions"].items()} if compared else None
+    if current != compared_versions:
+        raise PromotionError(
+            f"the eval report compared against staging {compared_versions or 'none'}, but "
+            f"staging now holds {current or 'nothing'}: run eval again"
+        )
+    return promote(
+        client,
+        evaluated,
+        report["candidate"]["metrics"],
+        compared["metrics"] if compared else None,
+        cfg,
+        release_version=str(report["release_version"]),
+        git_commit=git_commit,
+    )
