@@ -48,10 +48,12 @@ def small_repo(root: Path, dvc_yaml: dict | None = None) -> Path:
 def artifact_markdown(key: str) -> str:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
 
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,  # the newest first
         )
     assert found, f"no Prefect artifact {key!r}"
     return found[0].data
