@@ -560,6 +560,60 @@ def _registry_client(cfg: Params) -> Any:
     return MlflowClient(tracking_uri=resolve_tracking_uri(cfg.tracking, project_root()))
 
 
+@app.command("eval")
+def eval_cmd(
+    release_dir: Annotated[
+        Path, typer.Option("--release", help="release folder (manifest.parquet, images)")
+    ] = Path("data/release"),
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="metrics.json, table.md, plan_dimensions.json and grids/"),
+    ] = Path("reports/eval"),
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """Benchmark the candidate AesThinker + AesEditor pair and the baselines (identity, editor
+    without a plan, a generic plan, the ground-truth plan) on the release's test split, and the
+    pair in staging on the same pairs; prints the table."""
+    cfg = _load(params, profile)
+    if not (release_dir / "manifest.parquet").is_file():
+        raise InputError(f"{release_dir}: not a release folder (run `dvc repro release`)")
+    from aesformer.evaluation.stage import run_eval
+    from aesformer.release import find_version, log_release_input
+    from aesformer.tracking import resolve_tracking_uri, use_tracking_uri
+
+    root = project_root()
+
+    def work() -> dict[str, Any]:
+        import mlflow
+
+        digest = log_release_input(root, release_dir, context="evaluation", cfg=cfg.release)
+        version = find_version(root, digest, cfg.release) or f"unreleased-{digest[:12]}"
+        client = _registry_client(cfg)
+        report = run_eval(cfg.eval, cfg.promote, release_dir, out, client, version)
+        if mlflow.active_run() is not None:
+            mlflow.log_artifact(str(out / "table.md"))
+            mlflow.log_artifact(str(out / "metrics.json"))
+            if (out / "grids").is_dir():
+                mlflow.log_artifacts(str(out / "grids"), artifact_path="grids")
+            mlflow.set_tags(
+                {f"eval.candidate.{k}": v for k, v in report["candidate"]["versions"].items()}
+            )
+            run_id = mlflow.active_run().info.run_id
+            for name, number in report["candidate"]["versions"].items():
+                client.set_model_version_tag(name, number, "eval.run_id", run_id)
+                client.set_model_version_tag(name, number, "eval.release_version", version)
+        typer.echo((out / "table.md").read_text(encoding="utf-8"))
+        return {
+            f"{system}.{key}": value
+            for system, means in report["systems"].items()
+            for key, value in means.items()
+        }
+
+    use_tracking_uri(resolve_tracking_uri(cfg.tracking, root))
+    _run_stage("eval", cfg, cfg.eval, work)
+
+
 @app.command("promote")
 def promote_cmd(
     metrics: Annotated[

@@ -856,6 +856,53 @@ class GrpoConfig(Section):
         return self
 
 
+# --------------------------------------------------------------------------- eval
+EvalSystem = Literal["identity", "editor_no_plan", "generic_plan", "gt_plan", "pipeline"]
+
+
+class EvalConfig(Section):
+    """Stage ``eval``: the benchmark of the two-stage system (docs/evaluation.md)."""
+
+    thinker_model_uri: str = Field(
+        "models:/aesthinker@latest", description="candidate planner (models:/name/N or @alias)"
+    )
+    editor_model_uri: str = Field(
+        "models:/aeseditor@latest", description="candidate editor (models:/name/N or @alias)"
+    )
+    split: Literal["test", "val"] = Field("test", description="release split evaluated")
+    limit: int | None = Field(None, ge=1, description="pairs evaluated (null: the whole split)")
+    systems: list[EvalSystem] = Field(
+        default_factory=lambda: [
+            "identity",
+            "editor_no_plan",
+            "generic_plan",
+            "gt_plan",
+            "pipeline",
+        ],
+        min_length=1,
+        description="rows of the table; pipeline is the candidate",
+    )
+    compare_staging: bool = Field(
+        True, description="also evaluate the pair in staging on the same pairs (for promotion)"
+    )
+    grid_items: int = Field(4, ge=0, le=64, description="pairs shown in the image grids")
+    table_metrics: list[str] = Field(
+        default_factory=lambda: [
+            "aesthetic",
+            "aesthetic_level",
+            "identity",
+            "scene_inliers",
+            "ssim",
+            "psnr",
+            "edit_distance",
+            "plan_format_validity",
+            "plan_alignment",
+        ],  # fmt: skip
+        min_length=1,
+        description="columns of reports/eval/table.md",
+    )
+
+
 # --------------------------------------------------------------------------- promote
 class PromotionRule(Section):
     """One metric of the promotion policy (``aesformer.evaluation.promotion``)."""
@@ -921,6 +968,7 @@ class Params(Section):
     sft: SftConfig = Field(default_factory=SftConfig)
     rewards: RewardsConfig = Field(default_factory=RewardsConfig)
     grpo: GrpoConfig = Field(default_factory=GrpoConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
     promote: PromoteConfig = Field(default_factory=PromoteConfig)
 
 

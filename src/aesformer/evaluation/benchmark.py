@@ -96,7 +96,8 @@ def read_bgr(path: Path) -> np.ndarray:
 
 
 def plan_scores(text: str, reference: str, judge: Any) -> dict[str, float]:
-    """``plan_format_validity`` (0/1) and ``plan_alignment`` (0..1) of a generated plan."""
+    """``plan_format_validity`` (0/1), ``plan_alignment`` (0..1) of a generated plan and its
+    per-dimension parts ``plan_alignment_<dimension>``."""
     from aesformer.plans import parse
 
     valid = parse(text).plan is not None
@@ -104,6 +105,7 @@ def plan_scores(text: str, reference: str, judge: Any) -> dict[str, float]:
     return {
         "plan_format_validity": 1.0 if valid else 0.0,
         "plan_alignment": float(np.mean(list(per_dim.values()))),
+        **{f"plan_alignment_{k}": float(v) for k, v in per_dim.items()},
     }
 
 
