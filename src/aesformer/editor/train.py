@@ -87,15 +87,20 @@ def add_lora(transformer: Any, cfg: EditorConfig) -> list[torch.nn.Parameter]:
 
     transformer.requires_grad_(False)
     torch.manual_seed(cfg.seed)  # LoRA A init
-    transformer.add_adapter(
-        LoraConfig(
-            r=cfg.lora_rank,
-            lora_alpha=cfg.lora_alpha,
-            lora_dropout=cfg.lora_dropout,
-            target_modules=list(cfg.lora_targets),
-            init_lora_weights=True,
+    try:
+        transformer.add_adapter(
+            LoraConfig(
+                r=cfg.lora_rank,
+                lora_alpha=cfg.lora_alpha,
+                lora_dropout=cfg.lora_dropout,
+                target_modules=list(cfg.lora_targets),
+                init_lora_weights=True,
+            )
         )
-    )
+    except ValueError as exc:  # PEFT: target modules not found
+        raise ConfigError(
+            f"editor.lora_targets: {cfg.lora_targets} match no transformer module ({exc})"
+        ) from None
     params = [p for p in transformer.parameters() if p.requires_grad]
     if not params:
         raise ConfigError(f"editor.lora_targets: {cfg.lora_targets} match no transformer module")
@@ -316,9 +321,12 @@ def load_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
         _, index, name = key.split(".", 2)
         state[int(index)][name] = value
     try:
-        optimizer.load_state_dict(
-            {"state": dict(state), "param_groups": json.loads(meta["param_groups"])}
-        )
+        groups = json.loads(meta["param_groups"])
+        for loaded, current in zip(groups, optimizer.param_groups, strict=True):
+            for name, value in current.items():  # JSON turned tuples (betas) into lists
+                if isinstance(value, tuple) and isinstance(loaded.get(name), list):
+                    loaded[name] = tuple(loaded[name])
+        optimizer.load_state_dict({"state": dict(state), "param_groups": groups})
     except (KeyError, ValueError) as exc:
         raise InputError(f"{path}: optimizer state does not fit ({exc})") from None
 
