@@ -335,7 +335,7 @@ def run_key(cfg: EditorConfig, model: str, shards: Sequence[Path]) -> str:
     """What checkpoints belong to: the training params, the base model id and the data (the
     shard names are content keys). Validation-only params do not change it."""
     training = cfg.model_dump(
-        mode="json", exclude={n for n in cfg.model_fields if n.startswith("val")}
+        mode="json", exclude={n for n in type(cfg).model_fields if n.startswith("val")}
     )
     digest = hashlib.sha256(json.dumps(training, sort_keys=True).encode())
     digest.update(model.encode())
