@@ -987,6 +987,13 @@ class EditorConfig(Section):
     # hardware switches
     bf16: bool = Field(False, description="bf16 weights + autocast (needs CUDA)")
     gradient_checkpointing: bool = Field(False, description="recompute transformer blocks")
+    cpu_threads: int | None = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="torch intra-op threads when training on the CPU (tiny tensors: 1 is fastest, "
+        "more threads only contend on a shared machine); null: torch's default",
+    )
     # checkpoints and logging
     save_steps: int = Field(40, ge=1, description="checkpoint every N optimizer steps")
     save_total_limit: int = Field(2, ge=1, description="checkpoints kept (oldest deleted)")

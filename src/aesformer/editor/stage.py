@@ -77,6 +77,28 @@ def train_editor(
 ) -> dict[str, Any]:
     """Cache, train and validate the editor LoRA into ``out``; return the summary."""
     check_hardware(cfg)
+    threads = torch.get_num_threads()
+    if cfg.cpu_threads is not None and not torch.cuda.is_available():
+        torch.set_num_threads(cfg.cpu_threads)
+    try:
+        return _train_editor(
+            cfg, release_dir, base_model, out, cache_dir, revision, metrics, resume, on_step
+        )
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_editor(
+    cfg: EditorConfig,
+    release_dir: Path,
+    base_model: str | Path,
+    out: Path,
+    cache_dir: Path,
+    revision: str | None,
+    metrics: Path | None,
+    resume: bool,
+    on_step: Callable[[int, float], None] | None,
+) -> dict[str, Any]:
     started = perf_counter()
     release_dir, out, cache_dir = Path(release_dir), Path(out), Path(cache_dir)
     accelerator = make_accelerator(cfg)
