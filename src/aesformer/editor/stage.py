@@ -47,10 +47,17 @@ LORA_FILE = "pytorch_lora_weights.safetensors"
 
 
 def make_accelerator(cfg: EditorConfig) -> Any:
-    from accelerate import Accelerator
+    """DDP over the processes of ``accelerate launch`` (one on a plain run), bf16 autocast.
+
+    ``find_unused_parameters``: the last block's text-stream output is not used by the model,
+    so the LoRA on its text projections gets no gradient, which DDP otherwise refuses.
+    """
+    from accelerate import Accelerator, DistributedDataParallelKwargs
 
     return Accelerator(
-        mixed_precision="bf16" if cfg.bf16 else "no", cpu=not torch.cuda.is_available()
+        mixed_precision="bf16" if cfg.bf16 else "no",
+        cpu=not torch.cuda.is_available(),
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
 
 
