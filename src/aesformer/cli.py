@@ -744,6 +744,117 @@ def remote_apply(
     typer.echo(f"DVC remote {cfg.remote.name!r} -> {cfg.remote.url} (default)")
 
 
+# --------------------------------------------------------------------------- editor
+def _register_editor_stage(
+    cfg: Params, adapter: Path, release_dir: Path, summary: dict[str, Any]
+) -> None:
+    """After the editor stage: the release as the run's dataset input, then a new registered
+    version of ``aeseditor`` (LoRA + base reference) tagged with the release version."""
+    from aesformer.editor.registry import register_editor
+    from aesformer.release import find_version, log_release_input
+
+    root = project_root()
+    digest = log_release_input(root, release_dir, context="training", cfg=cfg.release)
+    version = find_version(root, digest, cfg.release) or f"unreleased-{digest[:12]}"
+    numeric = {
+        k: float(v)
+        for k, v in summary.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    registered = register_editor(
+        adapter,
+        cfg.models.editor.base_model,
+        version,
+        revision=cfg.models.editor.revision,
+        root=root,
+        metrics=numeric,
+    )
+    summary["registered_model"] = f"models:/{registered.name}/{registered.version}"
+    summary["release_version"] = version
+
+
+@app.command("editor")
+def editor(
+    release_dir: Annotated[
+        Path, typer.Option("--release", help="release folder (jsons/*/Stage2, images)")
+    ] = Path("data/release"),
+    out: Annotated[Path, typer.Option("--out", help="LoRA adapter folder (+ checkpoints/)")] = Path(
+        "models/editor"
+    ),
+    cache: Annotated[
+        Path, typer.Option("--cache", help="latents / text-states cache (safetensors shards)")
+    ] = Path("data/editor_cache"),
+    metrics: Annotated[
+        Path, typer.Option("--metrics", help="DVC metrics JSON (loss evidence, val MSE / SSIM)")
+    ] = Path("reports/editor/metrics.json"),
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="ignore checkpoints in OUT and start over")
+    ] = False,
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """AesEditor: flow-matching LoRA of the Qwen-Image-Edit-Plus base on the release's pairs.
+
+    Caches VAE latents and text states (skips cached pairs), trains with checkpoints (resumes
+    from the last one in OUT/checkpoints unless --fresh), validates edits on val pairs (grids
+    to MLflow) and registers a new version of the `aeseditor` model (LoRA + base by reference).
+    """
+    cfg = _load(params, profile)
+    if not (release_dir / "jsons").is_dir():
+        raise InputError(f"{release_dir}: not a release folder (run `dvc repro release`)")
+    from aesformer.editor.stage import train_editor
+
+    def work() -> dict[str, Any]:
+        summary = train_editor(
+            cfg.editor,
+            release_dir,
+            cfg.models.editor.base_model,
+            out,
+            cache,
+            revision=cfg.models.editor.revision,
+            metrics=metrics,
+            resume=not fresh,
+        )
+        _register_editor_stage(cfg, out, release_dir, summary)
+        return summary
+
+    _run_stage("editor", cfg, cfg.editor, work)
+
+
+@app.command("edit")
+def edit_cmd(
+    image: Annotated[Path, typer.Argument(help="a photo (PNG/JPEG)")],
+    plan: Annotated[Path, typer.Option("--plan", help="text file holding the editing plan")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="where to write the PNG")],
+    model: Annotated[
+        str,
+        typer.Option("--model", help="registered model URI or a local adapter folder"),
+    ] = "models:/aeseditor@latest",
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """Edit a photo following a plan with a trained AesEditor (output at the trained size)."""
+    cfg = _load(params, profile)
+    for path in (image, plan):
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+    from aesformer.editor.registry import edit_with, load_editor
+
+    if Path(model).is_dir():
+        loaded: Any = load_editor(Path(model))
+    else:
+        import mlflow
+
+        from aesformer.tracking import resolve_tracking_uri, use_tracking_uri
+
+        use_tracking_uri(resolve_tracking_uri(cfg.tracking, project_root()))
+        loaded = mlflow.pyfunc.load_model(model)
+    result = edit_with(loaded, str(image), plan.read_text(encoding="utf-8"))
+    ensure_dir(output.parent)
+    result.save(output, format="PNG")
+    typer.echo(f"{output} ({result.width}x{result.height})")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point with the one-line error contract.
 

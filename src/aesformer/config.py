@@ -950,6 +950,129 @@ class PromoteConfig(Section):
         return self
 
 
+# --------------------------------------------------------------------------- stage: editor
+#: LoRA targets of the Qwen-Image transformer: both streams' attention projections and MLP
+#: outputs (diffusers' default is the image-stream attention only: to_q, to_k, to_v, to_out.0).
+EDITOR_LORA_TARGETS = (
+    "to_q",
+    "to_k",
+    "to_v",
+    "to_out.0",
+    "add_q_proj",
+    "add_k_proj",
+    "add_v_proj",
+    "to_add_out",
+    "img_mlp.net.2",
+    "txt_mlp.net.2",
+)
+
+
+class EditorConfig(Section):
+    """AesEditor: flow-matching LoRA of the Qwen-Image-Edit-Plus transformer (docs/editor.md).
+
+    Defaults are the embedded (tiny, CPU) values; params/full-scale.yaml sets the paper's.
+    Image sizes are *areas* in pixels: an image keeps its aspect ratio and gets the sides
+    (multiples of 32 px) closest to that area, exactly as the Plus pipeline sizes its inputs.
+    """
+
+    # LoRA (PEFT) on the transformer; VAE and text encoder stay frozen
+    lora_rank: int = Field(8, ge=1, le=1024, description="LoRA rank r (the paper: 16)")
+    lora_alpha: float = Field(8.0, gt=0, description="LoRA scaling numerator (scale = alpha / r)")
+    lora_dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the LoRA input")
+    lora_targets: list[str] = Field(
+        default_factory=lambda: list(EDITOR_LORA_TARGETS),
+        min_length=1,
+        description="transformer module names (suffixes) that get LoRA adapters",
+    )
+    # sizes (areas in pixels)
+    target_area: int = Field(
+        64 * 64,
+        ge=32 * 32,
+        le=4096 * 4096,
+        description="good image (the target) area; buckets by aspect",
+    )
+    control_area: int = Field(
+        64 * 64,
+        ge=32 * 32,
+        le=4096 * 4096,
+        description="poor image area for the VAE (the paper: ~1024²)",
+    )
+    text_image_area: int = Field(
+        64 * 64,
+        ge=32 * 32,
+        le=4096 * 4096,
+        description="poor image area for the text encoder (stock: 384²)",
+    )
+    # flow matching
+    timestep_sampling: Literal["uniform", "logit_normal"] = Field(
+        "logit_normal", description="distribution of the un-shifted sigma in (0, 1)"
+    )
+    logit_mean: float = Field(0.0, ge=-5, le=5, description="logit_normal: mean")
+    logit_std: float = Field(1.0, gt=0, le=5, description="logit_normal: standard deviation")
+    shift: float | None = Field(
+        None,
+        gt=0,
+        le=100,
+        description="null: resolution-dependent shift (the scheduler's exponential shift for the "
+        "target's token count, as the pipeline uses at inference); a number: fixed shift s",
+    )
+    # optimisation
+    optimizer: Literal["adamw", "adamw8bit"] = Field(
+        "adamw", description="adamw8bit needs bitsandbytes (GPU)"
+    )
+    learning_rate: float = Field(
+        5e-3, gt=0, le=1, description="peak learning rate (the paper: 1e-5)"
+    )
+    lr_scheduler: Literal["constant", "cosine", "linear"] = Field("constant")
+    warmup_steps: int = Field(0, ge=0, description="linear warm-up steps")
+    weight_decay: float = Field(0.0, ge=0, le=1)
+    max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping")
+    max_steps: int = Field(120, ge=-1, description="optimizer steps; -1: use epochs")
+    epochs: float = Field(2.0, gt=0, le=1000, description="passes over train (if max_steps = -1)")
+    batch_size: int = Field(1, ge=1, le=1024, description="per-device batch (one bucket per batch)")
+    grad_accum: int = Field(1, ge=1, le=1024, description="gradient accumulation steps")
+    # hardware switches
+    bf16: bool = Field(False, description="bf16 weights + autocast (needs CUDA)")
+    gradient_checkpointing: bool = Field(False, description="recompute transformer blocks")
+    cpu_threads: int | None = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="torch intra-op threads when training on the CPU (tiny tensors: 1 is fastest, "
+        "more threads only contend on a shared machine); null: torch's default",
+    )
+    # checkpoints and logging
+    save_steps: int = Field(40, ge=1, description="checkpoint every N optimizer steps")
+    save_total_limit: int = Field(2, ge=1, description="checkpoints kept (oldest deleted)")
+    logging_steps: int = Field(1, ge=1, description="log loss / lr / grad norm every N steps")
+    seed: int = Field(0, ge=0, description="LoRA init, data order, noise and timesteps")
+    evidence_steps: int = Field(20, ge=1, description="k: mean loss of the first k vs last k steps")
+    # validation
+    val_every: int = Field(
+        60, ge=1, description="validate every N optimizer steps (and at the end)"
+    )
+    val_pairs: int = Field(2, ge=1, le=1000, description="val pairs edited by the pipeline")
+    val_inference_steps: int = Field(
+        4, ge=1, le=1000, description="denoising steps (the paper: 40)"
+    )
+    val_true_cfg_scale: float = Field(
+        1.0, ge=1, le=20, description="true CFG (1: off; the paper: 4.0 with negative prompt ' ')"
+    )
+    val_negative_prompt: str = Field(" ", description="negative prompt when true CFG is on")
+    val_seed: int = Field(1234, ge=0, description="seed of the validation edits (the paper: 1234)")
+    val_sigmas: list[float] = Field(
+        default_factory=lambda: [0.25, 0.5, 0.75],
+        min_length=1,
+        description="noise levels of the deterministic val flow-matching MSE",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> EditorConfig:
+        if any(not 0 < s < 1 for s in self.val_sigmas):
+            raise ValueError("val_sigmas must lie strictly between 0 and 1")
+        return self
+
+
 # --------------------------------------------------------------------------- root
 class Params(Section):
     """The whole of ``params.yaml``."""
@@ -970,6 +1093,7 @@ class Params(Section):
     grpo: GrpoConfig = Field(default_factory=GrpoConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     promote: PromoteConfig = Field(default_factory=PromoteConfig)
+    editor: EditorConfig = Field(default_factory=EditorConfig)
 
 
 # --------------------------------------------------------------------------- loading
