@@ -39,8 +39,12 @@ $(STAMP): pyproject.toml requirements/lock.txt
 .dvc/config.local: params.yaml $(STAMP)
 	$(VENV)/bin/aesformer remote apply
 
+# the pipeline (DVC stages via Prefect, ending with eval), its table, then the promotion
+# decision (exit 3 = refused: a decision, not a failure of `make run`)
 run: setup
 	$(VENV)/bin/python flows/pipeline.py
+	@cat reports/eval/table.md
+	$(VENV)/bin/python flows/promote.py --no-eval || test $$? -eq 3
 
 test: setup
 	$(VENV)/bin/python -m pytest

@@ -919,6 +919,11 @@ class PromotionRule(Section):
     minimum: float | None = Field(
         None, description="absolute floor (a ceiling if lower is better); also for the first one"
     )
+    required: bool = Field(
+        True,
+        description="false: the rule is skipped (saying so) when the candidate's metric is "
+        "undefined, e.g. identity when no face is found; true: an undefined metric fails",
+    )
 
 
 def _default_rules() -> list[PromotionRule]:

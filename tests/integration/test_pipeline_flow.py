@@ -29,6 +29,11 @@ def small_repo(root: Path, dvc_yaml: dict | None = None) -> Path:
     params["corpus"].update(MINING_CORPUS.model_dump(mode="json", exclude={"seed"}), videos=3)
     params["orchestration"]["retries"] = 0
     params["sft"].update(max_steps=4, save_steps=2, eval_limit=1, eval_max_new_tokens=16)
+    params["editor"].update(max_steps=4, save_steps=2, val_every=4, val_pairs=1, evidence_steps=2)
+    params["eval"].update(grid_items=1)
+    for rule in params["promote"]["rules"]:  # a 4-step SFT writes no well-formed plan yet
+        if rule["metric"] == "plan_format_validity":
+            rule["minimum"] = None
     params["grpo"].update(
         max_steps=1, num_generations=2, batch_size=2, max_completion_length=16, eval_prompts=1
     )
@@ -66,7 +71,7 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
     first = pipeline(root=str(root))
     stages = [
         *["models", "corpus", "mine", "align", "mine_eval", "annotate", "split", "release"],
-        *["sft", "grpo"],
+        *["sft", "grpo", "editor", "eval"],
     ]
     assert [r["stage"] for r in first] == stages
     assert all(r["ran"] for r in first)
@@ -94,14 +99,14 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
     assert sorted(r.data.tags["aesformer.stage"] for r in runs) == sorted(
         [
             *["models", "corpus", "mine", "align", "mine-eval", "annotate", "split", "gate"],
-            *["release", "sft", "grpo"],
+            *["release", "sft", "grpo", "editor", "eval"],
         ]
     )
     assert all(r.info.status == "FINISHED" and r.data.tags.get("prefect.flow_run_id") for r in runs)
 
     second = pipeline(root=str(root))
     assert not any(r["ran"] for r in second)
-    assert len(client.search_runs([runs[0].info.experiment_id])) == 11  # nothing re-ran
+    assert len(client.search_runs([runs[0].info.experiment_id])) == 13  # nothing re-ran
     version = client.get_model_version_by_alias("aesthinker", "latest")
     assert version.tags["stage"] == "grpo" and version.tags["release_version"].startswith(
         "unreleased"
@@ -140,6 +145,49 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
     assert datasets["aesrecon-unreleased"].digest == out["digest"]
     assert "data-v0.1.0" in artifact_markdown("data-release")
     assert release("0.1.0", root=str(root))["status"] == "unchanged"
+
+    # eval ran on the registered pair; the first promotion moves staging to it
+    report = json.loads((root / "reports/eval/metrics.json").read_text())
+    first_pair = {"aesthinker": str(version.version), "aeseditor": "1"}
+    assert report["candidate"]["versions"] == first_pair and report["staging"] is None
+    assert set(report["systems"]) == {
+        *["identity", "editor_no_plan", "generic_plan", "gt_plan", "pipeline"]
+    }
+    assert report["systems"]["identity"]["edit_distance"] == 0.0
+    assert "| pipeline |" in (root / "reports/eval/table.md").read_text()
+    assert "reports/eval/metrics.json" in dvc(["metrics", "show", "--json"], root).stdout
+    assert len(list((root / "reports/eval/grids").glob("*.png"))) == 1
+    from flows.promote import promote
+
+    decided = promote(run_eval=False, root=str(root))
+    assert decided["promote"] and decided["first"]
+    staged = {n: str(client.get_model_version_by_alias(n, "staging").version) for n in first_pair}
+    assert staged == first_pair
+    assert promote(run_eval=False, root=str(root))["unchanged"]
+
+    # a retrained editor: eval re-runs (its input changed), against the staging pair
+    from aesformer.evaluation.promotion import decide
+    from aesformer.orchestration import set_params
+
+    set_params(root / "params.yaml", {"editor.seed": 1})
+    again = pipeline(root=str(root), stages=["editor", "eval"])
+    assert [r["ran"] for r in again] == [True, True]
+    report = json.loads((root / "reports/eval/metrics.json").read_text())
+    assert report["candidate"]["versions"] == {**first_pair, "aeseditor": "2"}
+    assert report["staging"]["versions"] == first_pair
+    assert "| staging |" in (root / "reports/eval/table.md").read_text()
+    second = promote(run_eval=False, root=str(root))
+    from aesformer.config import load_params
+
+    expected = decide(
+        report["candidate"]["metrics"], report["staging"]["metrics"],
+        load_params(root / "params.yaml").promote,
+    )  # fmt: skip
+    assert second["promote"] == expected.promote and second["message"] == expected.message()
+    now = str(client.get_model_version_by_alias("aeseditor", "staging").version)
+    assert now == ("2" if expected.promote else "1")
+    tags = client.get_model_version("aeseditor", "2").tags
+    assert tags["promotion.decision"] == ("promoted" if expected.promote else "refused")
 
 
 def test_failing_stage_fails_the_flow_and_keeps_earlier_outputs(tmp_path):

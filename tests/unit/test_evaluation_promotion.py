@@ -48,6 +48,17 @@ def test_first_promotion_checks_only_minimums_and_missing_metrics():
     assert not missing.promote and "identity: missing" in missing.message()
 
 
+def test_a_rule_that_is_not_required_is_skipped_when_undefined():
+    cfg = PromoteConfig(
+        rules=[PromotionRule(metric="identity", required=False), PromotionRule(metric="aesthetic")]
+    )
+    decision = decide({"aesthetic": 0.5}, None, cfg)
+    assert (
+        decision.promote and "identity: undefined for the candidate, skipped" in decision.message()
+    )
+    assert not decide({"identity": 0.9}, None, cfg).promote  # aesthetic is required
+
+
 def test_lower_is_better_rules():
     cfg = PromoteConfig(
         rules=[PromotionRule(metric="lpips", higher_is_better=False, margin=0.01, minimum=0.5)]

@@ -6,8 +6,9 @@ must pass:
 - with a pair in staging: ``candidate − staging ≥ margin`` (in the metric's direction; a
   negative margin tolerates a drop of that size);
 - always: ``candidate ≥ minimum`` (``≤`` when lower is better) when a minimum is set;
-- a metric the candidate lacks fails its rule (a metric staging lacks is compared to nothing:
-  only the minimum applies).
+- a metric the candidate lacks fails its rule, unless the rule is ``required: false`` (then it
+  is skipped and the decision says so); a metric staging lacks is compared to nothing: only
+  the minimum applies.
 
 :func:`decide` is pure. :func:`promote` applies a decision in the MLflow registry: it moves the
 ``staging`` alias of both models together (aliases, not the deprecated stages) and records on
@@ -91,6 +92,8 @@ def check_rule(
     better = "≥" if rule.higher_is_better else "≤"
     value = _number(candidate.get(name))
     base = _number(staging.get(name)) if staging is not None else None
+    if value is None and not rule.required:
+        return Check(name, None, base, None, True, f"{name}: undefined for the candidate, skipped")
     if value is None:
         return Check(name, None, base, None, False, f"{name}: missing in the candidate's metrics")
     problems, required = [], None
