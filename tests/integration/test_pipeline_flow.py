@@ -32,6 +32,7 @@ def small_repo(root: Path, dvc_yaml: dict | None = None) -> Path:
     params["grpo"].update(
         max_steps=1, num_generations=2, batch_size=2, max_completion_length=16, eval_prompts=1
     )
+    params["editor"].update(max_steps=4, save_steps=2, val_every=2, val_inference_steps=2)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     wiring = dvc_yaml or yaml.safe_load((REPO / "dvc.yaml").read_text())
     (root / "dvc.yaml").write_text(yaml.safe_dump(wiring, sort_keys=False))
@@ -66,7 +67,7 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
     first = pipeline(root=str(root))
     stages = [
         *["models", "corpus", "mine", "align", "mine_eval", "annotate", "split", "release"],
-        *["sft", "grpo"],
+        *["sft", "grpo", "editor"],
     ]
     assert [r["stage"] for r in first] == stages
     assert all(r["ran"] for r in first)
@@ -94,14 +95,14 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
     assert sorted(r.data.tags["aesformer.stage"] for r in runs) == sorted(
         [
             *["models", "corpus", "mine", "align", "mine-eval", "annotate", "split", "gate"],
-            *["release", "sft", "grpo"],
+            *["release", "sft", "grpo", "editor"],
         ]
     )
     assert all(r.info.status == "FINISHED" and r.data.tags.get("prefect.flow_run_id") for r in runs)
 
     second = pipeline(root=str(root))
     assert not any(r["ran"] for r in second)
-    assert len(client.search_runs([runs[0].info.experiment_id])) == 11  # nothing re-ran
+    assert len(client.search_runs([runs[0].info.experiment_id])) == 12  # nothing re-ran
     version = client.get_model_version_by_alias("aesthinker", "latest")
     assert version.tags["stage"] == "grpo" and version.tags["release_version"].startswith(
         "unreleased"
@@ -111,6 +112,9 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
     )
     grpo = json.loads((root / "reports/thinker/grpo.json").read_text())
     assert grpo["global_step"] == 1 and 0.0 <= grpo["grpo_reward"] <= 1.0
+    editor = client.get_model_version_by_alias("aeseditor", "latest")
+    assert editor.tags["stage"] == "editor"
+    assert json.loads((root / "reports/editor/metrics.json").read_text())["global_step"] == 4
     # `aesformer plan` loads the registered model and generates (a 4-step model: not a plan yet)
     image = next((root / "data/release/images/poor_images").iterdir())
     planned = subprocess.run(
