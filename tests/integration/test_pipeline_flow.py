@@ -29,7 +29,9 @@ def small_repo(root: Path, dvc_yaml: dict | None = None) -> Path:
     params["corpus"].update(MINING_CORPUS.model_dump(mode="json", exclude={"seed"}), videos=3)
     params["orchestration"]["retries"] = 0
     params["sft"].update(max_steps=4, save_steps=2, eval_limit=1, eval_max_new_tokens=16)
-    params["editor"].update(max_steps=4, save_steps=2, val_every=4, val_pairs=1, evidence_steps=2)
+    params["editor"].update(
+        max_steps=4, save_steps=2, val_every=2, val_pairs=1, val_inference_steps=2, evidence_steps=2
+    )
     params["eval"].update(grid_items=1)
     for rule in params["promote"]["rules"]:  # a 4-step SFT writes no well-formed plan yet
         if rule["metric"] == "plan_format_validity":
@@ -116,6 +118,9 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
     )
     grpo = json.loads((root / "reports/thinker/grpo.json").read_text())
     assert grpo["global_step"] == 1 and 0.0 <= grpo["grpo_reward"] <= 1.0
+    editor = client.get_model_version_by_alias("aeseditor", "latest")
+    assert editor.tags["stage"] == "editor"
+    assert json.loads((root / "reports/editor/metrics.json").read_text())["global_step"] == 4
     # `aesformer plan` loads the registered model and generates (a 4-step model: not a plan yet)
     image = next((root / "data/release/images/poor_images").iterdir())
     planned = subprocess.run(

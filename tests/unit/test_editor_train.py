@@ -203,3 +203,20 @@ def test_learning_rate_schedule() -> None:
     assert learning_rate(cfg, 2, 10) == pytest.approx(1.0)
     assert learning_rate(cfg, 10, 10) == pytest.approx(0.0, abs=1e-12)
     assert learning_rate(CFG, 7, 10) == CFG.learning_rate
+
+
+def test_a_bf16_base_trains_its_float32_lora(pairs) -> None:
+    """The full-scale layout (bf16 weights, float32 LoRA) runs forward and backward."""
+    transformer = QwenImageTransformer2DModel.from_pretrained(
+        tiny_editor_base() / "transformer", torch_dtype=torch.bfloat16
+    )
+    params = add_lora(transformer, CFG)
+    assert {p.dtype for p in params} == {torch.float32}
+    assert next(transformer.parameters()).dtype == torch.bfloat16
+    batch = collate([pairs[0]]).to("cpu", torch.bfloat16)
+    sigmas, noise = micro_inputs(batch, CFG, SCHEDULER_CONFIG, seed=2)
+    loss = flow_loss(transformer, batch, sigmas, noise.to(torch.bfloat16))
+    loss.backward()
+    assert torch.isfinite(loss) and any(
+        p.grad is not None and p.grad.abs().sum() > 0 for p in params
+    )
