@@ -103,9 +103,7 @@ def _repo(root):
         subprocess.run(["git", "config", key, value], cwd=root, check=True)
     dvc(["init", "-q"], root)
     wiring = {
-        "stages": {
-            "make": {"cmd": "python -c \"open('a.txt','w').write('A')\"", "outs": ["a.txt"]}
-        }
+        "stages": {"make": {"cmd": "python -c \"open('a.txt','w').write('A')\"", "outs": ["a.txt"]}}
     }
     (root / "dvc.yaml").write_text(yaml.safe_dump(wiring))
     git(root, "add", "-A")
