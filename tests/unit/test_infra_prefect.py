@@ -114,3 +114,15 @@ def test_entrypoints_load_and_parameters_match_the_flow(name):
     flow = load_flow_from_entrypoint(str(REPO / deployment["entrypoint"]))
     accepted = set(flow.parameters.properties)
     assert set(deployment["parameters"]) <= accepted
+
+
+def test_full_scale_profile_names_the_deployment_pools():
+    from aesformer.config import load_params
+
+    orch = load_params(REPO / "params.yaml", profile="full-scale").orchestration
+    pools = {d["work_pool"]["name"] for d in _prefect_yaml()["deployments"]}
+    assert pools == {orch.work_pool, orch.gpu_work_pool}
+    register = (REPO / "infra/prefect/register.sh").read_text()
+    for pool in pools:
+        assert f"prefect work-pool create {pool} " in register
+        assert f'set-concurrency-limit {pool} "$' in register
