@@ -17,7 +17,8 @@ Run locally (the same code path as a worker):
 DVC locks a workspace during ``repro``, so with ``isolate`` (default) each flow run works in
 a ``git worktree`` of the repository at ``ref`` under ``workdir`` that shares the DVC cache;
 the resulting ``dvc.lock`` is committed there and kept on branch ``runs/<flow-run-name>``.
-A deployment whose pull step cloned the repository for this run passes ``isolate: false``.
+A deployment whose pull step cloned the repository for this run passes ``isolate: false``
+and ``push: true``: the outputs go to the DVC remote and ``runs/<flow-run-name>`` to ``origin``.
 Every run publishes a ``lineage`` artifact: flow run id, MLflow run ids (tagged back with the
 release and commits), the data release and both git commits.
 """
@@ -68,17 +69,12 @@ def fetch_inputs(root: Path, stages: list[str]) -> list[str]:
 
 @task(name="record-lineage")
 def record_lineage(
-    root: Path, stages: list[str], source_commit: str, branch: str | None, tracking_uri: str
+    root: Path, stages: list[str], source_commit: str, branch: str, tracking_uri: str
 ) -> dict:
-    """Commit dvc.lock on ``branch`` (a worktree), find the MLflow runs of this flow run, tag
-    them with the release and commits, publish the ``lineage`` artifact."""
+    """Commit dvc.lock on ``branch``, find the MLflow runs of this flow run, tag them with the
+    release and commits, publish the ``lineage`` artifact."""
     run_id = str(flow_run.get_id() or "")
-    message = f"Flow run {run_id}: {', '.join(stages)}"
-    result = (
-        orch.record_checkout(root, branch, message)
-        if branch
-        else orch.git(root, "rev-parse", "HEAD")
-    )
+    result = orch.record_checkout(root, branch, f"Flow run {run_id}: {', '.join(stages)}")
     cfg = load_params(root / "params.yaml")
     record = {
         "flow_run_id": run_id,
@@ -105,6 +101,18 @@ def record_lineage(
     return record
 
 
+@task(name="push-results")
+def push_results(root: Path, stages: list[str], branch: str, clone: bool) -> list[str]:
+    """``dvc push`` the stages' outputs; a clone also pushes its result branch to ``origin``
+    (a worktree's branch is already in the source repository)."""
+    logger = get_run_logger()
+    paths = orch.push_outputs(root, stages, logger.info)
+    if clone:
+        orch.push_branch(root, branch)
+        logger.info("git push origin %s", branch)
+    return paths
+
+
 @task(name="close-checkout")
 def close_checkout(source: Path, checkout: Path) -> None:
     orch.close_checkout(source, checkout)
@@ -118,20 +126,20 @@ def run_in_checkout(
     workdir: str | None,
     keep_checkout: bool,
     force: bool,
+    push: bool,
 ) -> dict:
-    """The body every deployment flow shares: select, check out, fetch, run, record."""
+    """The body every deployment flow shares: select, check out, fetch, run, record, push."""
     source = Path(root).resolve() if root else project_root()
-    selected = orch.select_stages(source, stages)  # before any work
+    selected = orch.select_stages(source, stages, ref if isolate else None)  # before any work
     source_commit = orch.git(source, "rev-parse", "--verify", f"{ref}^{{commit}}")
     run_id = str(flow_run.get_id() or uuid.uuid4())
     name = f"{flow_run.get_name() or 'local'}-{run_id[:8]}"
+    branch = f"runs/{name}"
     tracking_uri = resolve_tracking_uri(load_params(source / "params.yaml").tracking, source)
-    repo, branch = source, None
+    repo = source
     if isolate:
         base = Path(workdir or os.environ.get("AESFORMER_CHECKOUT_DIR") or tempfile.gettempdir())
         repo = open_checkout(source, base / "aesformer-checkouts", name, ref)
-        branch = f"runs/{name}"
-        selected = orch.select_stages(repo, selected)
     try:
         fetch_inputs(repo, selected)
         cfg = load_params(repo / "params.yaml")
@@ -143,6 +151,8 @@ def run_in_checkout(
         env = {"MLFLOW_TRACKING_URI": tracking_uri}
         results = [staged(repo, stage, force, env) for stage in selected]
         record = record_lineage(repo, selected, source_commit, branch, tracking_uri)
+        if push:
+            record["pushed"] = push_results(repo, selected, branch, clone=not isolate)
     except BaseException:
         if isolate:
             get_run_logger().error("run failed; its worktree is kept for inspection: %s", repo)
@@ -162,10 +172,11 @@ def train_thinker(
     workdir: str | None = None,
     keep_checkout: bool = False,
     force: bool = False,
+    push: bool = False,
 ) -> dict:
     """AesThinker: SFT then GRPO-A (stages ``sft``, ``grpo`` unless ``stages`` says otherwise)."""
     return run_in_checkout(
-        stages or THINKER_STAGES, root, ref, isolate, workdir, keep_checkout, force
+        stages or THINKER_STAGES, root, ref, isolate, workdir, keep_checkout, force, push
     )
 
 
@@ -178,10 +189,11 @@ def train_editor(
     workdir: str | None = None,
     keep_checkout: bool = False,
     force: bool = False,
+    push: bool = False,
 ) -> dict:
     """AesEditor fine-tuning (stage ``editor`` unless ``stages`` says otherwise)."""
     return run_in_checkout(
-        stages or EDITOR_STAGES, root, ref, isolate, workdir, keep_checkout, force
+        stages or EDITOR_STAGES, root, ref, isolate, workdir, keep_checkout, force, push
     )
 
 
@@ -194,9 +206,12 @@ def evaluate(
     workdir: str | None = None,
     keep_checkout: bool = False,
     force: bool = False,
+    push: bool = False,
 ) -> dict:
     """Evaluation of the trained pair (stage ``eval``: issue 7)."""
-    return run_in_checkout(stages or EVAL_STAGES, root, ref, isolate, workdir, keep_checkout, force)
+    return run_in_checkout(
+        stages or EVAL_STAGES, root, ref, isolate, workdir, keep_checkout, force, push
+    )
 
 
 @flow(name="aesformer-promote", log_prints=True)
@@ -208,10 +223,11 @@ def promote(
     workdir: str | None = None,
     keep_checkout: bool = False,
     force: bool = False,
+    push: bool = False,
 ) -> dict:
     """Promotion by the rules (stage ``promote``: issue 7)."""
     return run_in_checkout(
-        stages or PROMOTE_STAGES, root, ref, isolate, workdir, keep_checkout, force
+        stages or PROMOTE_STAGES, root, ref, isolate, workdir, keep_checkout, force, push
     )
 
 
@@ -234,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-place", action="store_true", help="run in this checkout")
     parser.add_argument("--keep-checkout", action="store_true", help="keep the worktree")
     parser.add_argument("--force", action="store_true", help="re-run stages DVC finds up to date")
+    parser.add_argument("--push", action="store_true", help="dvc push the stages' outputs")
     args = parser.parse_args(argv)
     try:
         FLOWS[args.flow](
@@ -244,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             workdir=args.workdir,
             keep_checkout=args.keep_checkout,
             force=args.force,
+            push=args.push,
         )
     except AesformerError as exc:
         print(f"error: {exc}", file=sys.stderr)

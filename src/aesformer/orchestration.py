@@ -205,15 +205,20 @@ def commit_paths(root: Path, paths: list[str], message: str) -> bool:
 # and the record that links a Prefect flow run to its MLflow runs, data release and commits.
 
 
-def select_stages(root: Path, wanted: list[str]) -> list[str]:
+def select_stages(root: Path, wanted: list[str], ref: str | None = None) -> list[str]:
     """``wanted`` in pipeline order; raise naming the stages ``dvc.yaml`` lacks.
 
     Deployments name their stages (``train-editor`` runs ``editor``); a stage that is not
-    (yet) in the checkout's ``dvc.yaml`` is an error before any work starts.
+    (yet) in ``dvc.yaml`` (of the working tree, or of commit ``ref``) is an error before any
+    work starts.
     """
     if not wanted:
         raise AesformerError("no stages given")
-    order = stage_names(root)
+    if ref is None:
+        order = stage_names(root)
+    else:
+        spec = yaml.safe_load(git(root, "show", f"{ref}:dvc.yaml")) or {}
+        order = list(spec.get("stages") or {})
     missing = [s for s in wanted if s not in order]
     if missing:
         raise AesformerError(
@@ -284,6 +289,29 @@ def fetch_outputs(root: Path, paths: list[str], log_line: Callable[[str], None])
             continue
         dvc(["pull", path], root)
         log_line(f"{path}: pulled from the DVC remote")
+
+
+def stage_outs(root: Path, stages: list[str]) -> list[str]:
+    """The output paths ``dvc.yaml`` declares for ``stages``."""
+    spec: dict[str, Any] = _load_yaml(root / "dvc.yaml").get("stages") or {}
+    return [_path_of(o) for s in stages for o in spec.get(s, {}).get("outs") or []]
+
+
+def push_outputs(root: Path, stages: list[str], log_line: Callable[[str], None]) -> list[str]:
+    """``dvc push`` the outputs of ``stages`` to the default remote; return their paths."""
+    from aesformer.storage import dvc
+
+    paths = stage_outs(root, stages)
+    if paths:
+        dvc(["push", *paths], root)
+        log_line(f"dvc push {' '.join(paths)}")
+    return paths
+
+
+def push_branch(root: Path, branch: str) -> None:
+    """``git push origin <branch>``: a clone's result commit reaches the shared repository
+    (needs write access there: a deploy key or token in the worker's environment)."""
+    git(root, "push", "--quiet", "origin", f"{branch}:refs/heads/{branch}")
 
 
 def close_checkout(source: Path, checkout: Path) -> None:

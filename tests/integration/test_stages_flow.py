@@ -1,6 +1,7 @@
 """flows/stages.py (the train/evaluate/promote deployments' flows) on a real Prefect server:
-each flow run in its own git worktree sharing the DVC cache, its dvc.lock kept on a branch,
-and the lineage artifact linking the flow run, its MLflow runs, the data release and commits."""
+each flow run in its own git worktree sharing the DVC cache (or in place in a deployment's
+clone, pushing its outputs and result branch), its dvc.lock kept on a branch, and the lineage
+artifact linking the flow run, its MLflow runs, the data release and commits."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def _lineage(flow_run_id: str) -> str:
     return found[0].data
 
 
-def test_flow_runs_in_its_own_worktree_and_records_lineage(tmp_path):
+def test_flow_runs_in_its_own_worktree_and_records_lineage(tmp_path, monkeypatch):
     from flows.pipeline import pipeline
     from flows.stages import train_editor, train_thinker
 
@@ -98,3 +99,25 @@ def test_flow_runs_in_its_own_worktree_and_records_lineage(tmp_path):
     assert tags["git.commit"] == record["source_commit"]
     lineage = _lineage(record["flow_run_id"])
     assert record["runs"][0]["run_id"] in lineage and record["result_commit"] in lineage
+
+    # a deployment's run: in place in its own clone (the pull step's), inputs pulled from the
+    # DVC remote, outputs pushed to it, the result branch pushed back to the shared repository
+    from aesformer.config import RemoteConfig
+    from aesformer.storage import configure_dvc_remote, dvc
+
+    remote = RemoteConfig(url=str(tmp_path / "dvc-remote"))
+    configure_dvc_remote(remote, root)
+    dvc(["push", "data/raw"], root)
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(root), str(clone))
+    configure_dvc_remote(remote, clone)
+    for key in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{key}_NAME", "Worker")
+        monkeypatch.setenv(f"GIT_{key}_EMAIL", "worker@example.invalid")
+    record = train_editor(stages=["count"], root=str(clone), isolate=False, push=True)
+    assert record["pushed"] == ["count.txt"]
+    assert (clone / "count.txt").read_text() == "3"
+    assert _git(root, "rev-parse", record["branch"]) == record["result_commit"]
+    lock = yaml.safe_load(_git(root, "show", f"{record['branch']}:dvc.lock"))
+    md5 = lock["stages"]["count"]["outs"][0]["md5"]
+    assert (tmp_path / "dvc-remote/files/md5" / md5[:2] / md5[2:]).is_file()

@@ -86,6 +86,7 @@ def test_deployments_pools_schedules_and_pull_steps():
         assert pools[name] == "aesformer-gpu"
         assert deployments[name]["work_pool"]["job_variables"]["gpu_count"] >= 1
         assert deployments[name]["parameters"]["isolate"] is False  # the clone is per run
+        assert deployments[name]["parameters"]["push"] is True  # results outlive the clone
     gpu_variables = set(_template()["variables"]["properties"])
     for d in deployments.values():
         assert set(d["work_pool"].get("job_variables") or {}) <= gpu_variables

@@ -119,6 +119,13 @@ def test_worktree_per_run_shares_the_dvc_cache_and_keeps_its_result(tmp_path):
     git(source, "tag", "data-v0.1.0")
     (source / "a.txt").unlink()  # only the cache has it now
 
+    # the stages of the commit to run, not of the working tree, decide
+    (source / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"other": {"cmd": "true"}}}))
+    assert select_stages(source, ["make"], ref="HEAD") == ["make"]
+    with pytest.raises(AesformerError, match=r"no stage\(s\) \['other'\]"):
+        select_stages(source, ["other"], ref="HEAD")
+    git(source, "checkout", "--", "dvc.yaml")
+
     checkout = open_checkout(source, tmp_path / "runs", "run-1")
     assert checkout.parent == (tmp_path / "runs").resolve()
     with pytest.raises(AesformerError, match="already exists"):
