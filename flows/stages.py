@@ -129,6 +129,10 @@ def run_in_checkout(
     push: bool,
 ) -> dict:
     """The body every deployment flow shares: select, check out, fetch, run, record, push."""
+    if not isolate and ref != "HEAD":
+        raise AesformerError(
+            f"ref {ref!r} needs an isolated run (in place runs the checkout's HEAD)"
+        )
     source = Path(root).resolve() if root else project_root()
     selected = orch.select_stages(source, stages, ref if isolate else None)  # before any work
     source_commit = orch.git(source, "rev-parse", "--verify", f"{ref}^{{commit}}")

@@ -121,3 +121,5 @@ def test_flow_runs_in_its_own_worktree_and_records_lineage(tmp_path, monkeypatch
     lock = yaml.safe_load(_git(root, "show", f"{record['branch']}:dvc.lock"))
     md5 = lock["stages"]["count"]["outs"][0]["md5"]
     assert (tmp_path / "dvc-remote/files/md5" / md5[:2] / md5[2:]).is_file()
+    with pytest.raises(AesformerError, match="needs an isolated run"):
+        train_editor(stages=["count"], root=str(clone), isolate=False, ref="HEAD~1")

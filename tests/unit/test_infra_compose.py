@@ -109,6 +109,7 @@ def test_images_pin_bases_run_unprivileged_and_install_the_lock(name):
     assert "requirements/lock.txt" in text and "--no-deps" in text
     assert "torch==2.13.0" in text and ("pip check" in text)
     assert not re.search(r"^(ENV|ARG)\s+\S*(SECRET|PASSWORD|TOKEN|ACCESS_KEY)", text, re.M)
+    assert "GIT_COMMITTER_NAME=" in text  # flows commit dvc.lock in their clone
 
 
 def test_dockerignore_keeps_state_and_credentials_out_of_the_build_context():
