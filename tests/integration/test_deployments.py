@@ -157,3 +157,10 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
     assert "aesrecon-0.1.0" in datasets
     assert any((tmp_path / "dvc-remote").rglob("*.dir"))  # dvc push reached the shared remote
     assert not (repo / "data/raw").exists()  # nothing ran in the source repository
+    # the release tag (and the pointer commit it names) came back from the clone
+    tags = subprocess.run(["git", "tag", "-l"], cwd=repo, capture_output=True, text=True)
+    assert tags.stdout.split() == ["data-v0.1.0"]
+    pointers = subprocess.run(
+        ["git", "show", "data-v0.1.0:dvc.lock"], cwd=repo, capture_output=True, text=True
+    )
+    assert "data/release" in pointers.stdout

@@ -105,6 +105,7 @@ def test_deployments_pools_schedules_and_pull_steps():
         ]
     )
     assert "version" not in deployments["release"]["parameters"]  # required per run
+    assert deployments["release"]["parameters"]["push_tag"] is True  # the tag outlives the clone
 
 
 @pytest.mark.parametrize("name", ["release", "pipeline", "train-thinker", "evaluate"])
