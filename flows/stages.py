@@ -5,7 +5,8 @@ The deployments of ``prefect.yaml`` (docs/operations.md) run these on the GPU wo
     train-thinker   stages sft, grpo
     train-editor    stage editor      (the AesEditor stage)
     evaluate        stage eval        (issue 7: runs once dvc.yaml has it)
-    promote         stage promote     (issue 7: runs once dvc.yaml has it)
+
+(The ``promote`` deployment runs issue 7's flows/promote.py: eval, then the registry decision.)
 
 A stage the checkout's ``dvc.yaml`` lacks fails the run before any work, naming what it has.
 Run locally (the same code path as a worker):
@@ -50,7 +51,6 @@ from flows.pipeline import run_stage  # noqa: E402
 THINKER_STAGES = ["sft", "grpo"]
 EDITOR_STAGES = ["editor"]
 EVAL_STAGES = ["eval"]
-PROMOTE_STAGES = ["promote"]
 
 
 @task(name="open-checkout", task_run_name="checkout {ref} as {name}")
@@ -218,28 +218,10 @@ def evaluate(
     )
 
 
-@flow(name="aesformer-promote", log_prints=True)
-def promote(
-    stages: list[str] | None = None,
-    root: str | None = None,
-    ref: str = "HEAD",
-    isolate: bool = True,
-    workdir: str | None = None,
-    keep_checkout: bool = False,
-    force: bool = False,
-    push: bool = False,
-) -> dict:
-    """Promotion by the rules (stage ``promote``: issue 7)."""
-    return run_in_checkout(
-        stages or PROMOTE_STAGES, root, ref, isolate, workdir, keep_checkout, force, push
-    )
-
-
 FLOWS = {
     "train-thinker": train_thinker,
     "train-editor": train_editor,
     "evaluate": evaluate,
-    "promote": promote,
 }
 
 

@@ -108,7 +108,9 @@ def test_deployments_pools_schedules_and_pull_steps():
     assert deployments["release"]["parameters"]["push_tag"] is True  # the tag outlives the clone
 
 
-@pytest.mark.parametrize("name", ["release", "pipeline", "train-thinker", "evaluate"])
+@pytest.mark.parametrize(
+    "name", ["release", "pipeline", "train-thinker", "train-editor", "evaluate", "promote"]
+)
 def test_entrypoints_load_and_parameters_match_the_flow(name):
     from prefect.flows import load_flow_from_entrypoint
 
