@@ -12,8 +12,10 @@ runs tagged with the flow run id.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +44,25 @@ def _deployable_repo(root: Path, remote: Path) -> Path:
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(["git", "commit", "-q", "-m", "deployable"], cwd=root, check=True)
     return root
+
+
+def _kill_flow_run_processes(api: str) -> None:
+    """The process worker starts each flow run in its own session: a run still alive when the
+    test ends (a timeout, a failure) is killed by its process group, from the PID the worker
+    recorded on the flow run (``infrastructure_pid`` = ``host:pid``)."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        runs = client.read_flow_runs()
+    for run in runs:
+        pid = (run.infrastructure_pid or "").rpartition(":")[2]
+        if not pid.isdigit() or (run.state is not None and run.state.is_final()):
+            continue  # no process, or one that has exited (its PID may be reused)
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        with contextlib.suppress(OSError):
+            if b"prefect" in cmdline.read_bytes():  # still the flow run's process
+                os.killpg(int(pid), signal.SIGKILL)
 
 
 def test_deployment_runs_on_a_process_worker(tmp_path):
@@ -109,13 +130,16 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
         ):
             from prefect.deployments import run_deployment
 
-            with temporary_settings({PREFECT_API_URL: api}):
-                run = run_deployment(
-                    "aesformer-release/release",
-                    parameters={"version": "0.1.0"},
-                    timeout=420,
-                    poll_interval=2,
-                )
+            try:
+                with temporary_settings({PREFECT_API_URL: api}):
+                    run = run_deployment(
+                        "aesformer-release/release",
+                        parameters={"version": "0.1.0"},
+                        timeout=420,
+                        poll_interval=2,
+                    )
+            finally:
+                _kill_flow_run_processes(api)
             log = (tmp_path / "worker.log").read_text()
             assert run.state is not None and run.state.is_completed(), f"{run.state}\n{log[-4000:]}"
         from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
