@@ -124,6 +124,23 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
                 "promote",
             }
 
+        # the server accepts the versioned Kubernetes GPU template (it checks placeholders)
+        k8s = subprocess.run(
+            [
+                *[bindir + "/prefect", "work-pool", "create", "gpu-k8s-check"],
+                *["--type", "kubernetes", "--base-job-template"],
+                str(REPO / "infra/prefect/kubernetes-gpu.json"),
+            ],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert k8s.returncode == 0, k8s.stdout[-2000:] + k8s.stderr[-2000:]
+        with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+            template = client.read_work_pool("gpu-k8s-check").base_job_template
+        assert template["variables"]["properties"]["gpu_count"]["default"] == 1
+
         worker_cmd = [bindir + "/prefect", "worker", "start", "--pool", "aesformer-cpu"]
         with process(
             [*worker_cmd, "--type", "process"], tmp_path / "worker.log", env=env, cwd=tmp_path
