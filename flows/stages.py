@@ -62,9 +62,13 @@ def open_checkout(source: Path, workdir: Path, name: str, ref: str) -> Path:
 
 @task(name="fetch-inputs")
 def fetch_inputs(root: Path, stages: list[str]) -> list[str]:
+    """The outputs the stages read (required), then their own persisted outputs (optional)."""
+    logger = get_run_logger()
     paths = orch.upstream_outputs(root, stages)
-    orch.fetch_outputs(root, paths, get_run_logger().info)
-    return paths
+    orch.fetch_outputs(root, paths, logger.info)
+    persisted = orch.persisted_outputs(root, stages)
+    orch.fetch_outputs(root, persisted, logger.info, required=False)
+    return paths + persisted
 
 
 @task(name="record-lineage")

@@ -279,16 +279,34 @@ def open_checkout(source: Path, workdir: Path, name: str, ref: str = "HEAD") -> 
     return dest
 
 
-def fetch_outputs(root: Path, paths: list[str], log_line: Callable[[str], None]) -> None:
-    """Materialise ``paths`` (DVC outputs) in ``root``: from the (shared) cache, else the remote."""
+def persisted_outputs(root: Path, stages: list[str]) -> list[str]:
+    """Outputs of ``stages`` marked ``persist: true`` (checkpoints, per-item caches): restored
+    into a fresh checkout so a run resumes or re-uses what the last recorded run left."""
+    spec: dict[str, Any] = _load_yaml(root / "dvc.yaml").get("stages") or {}
+    return [
+        _path_of(out)
+        for stage in stages
+        for out in spec.get(stage, {}).get("outs") or []
+        if isinstance(out, dict) and (next(iter(out.values())) or {}).get("persist")
+    ]
+
+
+def fetch_outputs(
+    root: Path, paths: list[str], log_line: Callable[[str], None], required: bool = True
+) -> None:
+    """Materialise ``paths`` (DVC outputs) in ``root``: from the (shared) cache, else the remote.
+    A path that neither has raises, unless not ``required`` (a first run has no checkpoints)."""
     from aesformer.storage import dvc
 
     for path in paths:
         if dvc(["checkout", path], root, check=False).returncode == 0:
             log_line(f"{path}: checked out from the DVC cache")
-            continue
-        dvc(["pull", path], root)
-        log_line(f"{path}: pulled from the DVC remote")
+        elif required or dvc(["pull", path], root, check=False).returncode == 0:
+            if required:
+                dvc(["pull", path], root)
+            log_line(f"{path}: pulled from the DVC remote")
+        else:
+            log_line(f"{path}: not in the DVC cache or remote; the stage starts without it")
 
 
 def stage_outs(root: Path, stages: list[str]) -> list[str]:

@@ -11,9 +11,11 @@ import yaml
 from aesformer.errors import AesformerError
 from aesformer.orchestration import (
     close_checkout,
+    fetch_outputs,
     git,
     lineage_markdown,
     open_checkout,
+    persisted_outputs,
     record_checkout,
     release_of,
     select_stages,
@@ -64,6 +66,11 @@ def test_upstream_outputs_are_other_stages_outputs_the_stages_read(wired):
     # grpo alone also needs sft's adapter
     assert upstream_outputs(wired, ["grpo"]) == ["data/release", "models/thinker/sft"]
     assert upstream_outputs(wired, ["models"]) == []
+
+
+def test_persisted_outputs_are_the_stages_own_persist_outs(wired):
+    assert persisted_outputs(wired, ["sft", "grpo"]) == ["models/thinker/sft"]
+    assert persisted_outputs(wired, ["grpo"]) == []
 
 
 def test_lineage_markdown_lists_every_link():
@@ -130,9 +137,15 @@ def test_worktree_per_run_shares_the_dvc_cache_and_keeps_its_result(tmp_path):
     assert checkout.parent == (tmp_path / "runs").resolve()
     with pytest.raises(AesformerError, match="already exists"):
         open_checkout(source, tmp_path / "runs", "run-1")
-    # the shared cache serves the checkout's outputs
-    dvc(["checkout", "a.txt"], checkout)
+    # the shared cache serves the checkout's outputs; a missing optional output is logged
+    lines: list[str] = []
+    fetch_outputs(checkout, ["a.txt"], lines.append)
     assert (checkout / "a.txt").read_text() == "A"
+    assert lines == ["a.txt: checked out from the DVC cache"]
+    fetch_outputs(checkout, ["nope.txt"], lines.append, required=False)
+    assert "nope.txt: not in the DVC cache or remote" in lines[-1]
+    with pytest.raises(AesformerError, match="dvc pull nope.txt failed"):
+        fetch_outputs(checkout, ["nope.txt"], lines.append)
     assert release_of(checkout) == {"tag": "data-v0.1.0", "md5": ""}
 
     (checkout / "dvc.yaml").write_text(
