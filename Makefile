@@ -15,12 +15,13 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test test-unit test-integration lint format bench bench-gpu mlflow-ui prefect-ui clean help
+.PHONY: setup run test test-unit test-integration lint format bench bench-gpu mlflow-ui prefect-ui deploy worker stack-up stack-down clean help
 
 help:
 	@echo "make run    set-up + the whole pipeline (Prefect flow over DVC stages) on the embedded default"
 	@echo "make test   set-up + all tests (unit + integration with real servers)"
 	@echo "make setup | lint | format | bench | mlflow-ui | prefect-ui | clean"
+	@echo "make deploy | worker | stack-up | stack-down   (Prefect deployments, docs/operations.md)"
 
 ## setup: idempotent; reinstalls only when pyproject.toml or the lock file changed.
 ## The lock is the whole verified environment (exact versions, installed without resolving);
@@ -80,6 +81,28 @@ mlflow-ui: setup
 
 prefect-ui: setup
 	$(VENV)/bin/prefect server start --host 127.0.0.1 --port 4200
+
+## Deployments (docs/operations.md). PREFECT_API_URL names the server (default: `make prefect-ui`'s).
+## deploy: work pools aesformer-cpu/-gpu (POOL_TYPE=process|kubernetes, GPU_SLOTS concurrent GPU
+## runs), the pull steps' repository/commit variables (GIT_REPOSITORY, GIT_COMMIT=HEAD) and every
+## deployment of prefect.yaml (DEPLOYMENTS="train-thinker ..." for some).
+PREFECT_API_URL ?= http://127.0.0.1:4200/api
+POOL ?= aesformer-cpu
+deploy: setup
+	PREFECT_API_URL=$(PREFECT_API_URL) infra/prefect/register.sh
+
+# a process worker on this machine for POOL (aesformer-cpu or aesformer-gpu)
+worker: setup
+	PREFECT_API_URL=$(PREFECT_API_URL) $(BIN)/prefect worker start --pool $(POOL) --type process
+
+# the local production-like stack (needs Docker with compose; credentials in infra/.env)
+COMPOSE := docker compose -f infra/compose.yaml --env-file infra/.env
+stack-up:
+	@test -f infra/.env || { echo "copy infra/.env.example to infra/.env and set its values"; exit 2; }
+	$(COMPOSE) up -d --build --wait
+
+stack-down:
+	$(COMPOSE) down
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build src/*.egg-info

@@ -38,10 +38,13 @@ from aesformer.orchestration import (  # noqa: E402
 
 
 @task(name="dvc-stage", task_run_name="dvc repro {stage}")
-def run_stage(root: Path, stage: str, force: bool = False) -> dict:
-    """Run one DVC stage, stream its output into the task log, publish its outputs table."""
+def run_stage(
+    root: Path, stage: str, force: bool = False, env: dict[str, str] | None = None
+) -> dict:
+    """Run one DVC stage, stream its output into the task log, publish its outputs table.
+    ``env`` adds variables for the stage's command (e.g. ``MLFLOW_TRACKING_URI``)."""
     logger = get_run_logger()
-    env = {"AESFORMER_FLOW_RUN_ID": str(flow_run.get_id() or "")}
+    env = {**(env or {}), "AESFORMER_FLOW_RUN_ID": str(flow_run.get_id() or "")}
     ran = repro_stage(root, stage, logger.info, force=force, env=env)
     rows = stage_outputs(root, stage)
     create_markdown_artifact(

@@ -9,7 +9,8 @@ Run (embedded default; a release needs a git checkout with a DVC remote, see doc
 it as a params change. The DVC stages up to ``release`` run as tasks of the pipeline flow
 (skipped when up to date; a failing gate fails the flow and quarantines the candidate). The
 pointers (dvc.lock, params.yaml, DVC's .gitignore files) are committed, then the release is
-published: git tag ``data-v<version>``, ``dvc push``, an MLflow dataset input. Publishing the
+published: git tag ``data-v<version>``, ``dvc push``, an MLflow dataset input (the ``release``
+deployment also pushes the tag to ``origin``: ``push_tag``). Publishing the
 same data again is a no-op that says so; a version that exists with other data is refused.
 """
 
@@ -29,7 +30,7 @@ from prefect.artifacts import create_markdown_artifact  # noqa: E402
 
 from aesformer.config import load_params  # noqa: E402
 from aesformer.errors import AesformerError  # noqa: E402
-from aesformer.orchestration import commit_paths, set_params, stage_names  # noqa: E402
+from aesformer.orchestration import commit_paths, git, set_params, stage_names  # noqa: E402
 from flows.pipeline import pipeline  # noqa: E402
 
 RELEASE_STAGE = "release"
@@ -73,6 +74,14 @@ def publish_release(root: Path, version: str, params_file: str) -> dict:
     return {"status": result.status, "tag": result.tag, "digest": result.digest}
 
 
+@task(name="push-release-tag", task_run_name="git push origin {tag}")
+def push_release_tag(root: Path, tag: str) -> None:
+    """A deployment's clone is gone after the run: the tag (and the pointer commit it names)
+    goes to ``origin``. A tag that exists there with another commit is refused by git."""
+    git(root, "push", "--quiet", "origin", f"refs/tags/{tag}")
+    get_run_logger().info("pushed %s to origin", tag)
+
+
 @flow(name="aesformer-release", log_prints=True)
 def release(
     version: str,
@@ -80,6 +89,7 @@ def release(
     params_file: str = "params.yaml",
     root: str | None = None,
     force: bool = False,
+    push_tag: bool = False,
 ) -> dict:
     """Build and publish dataset release ``version`` (see the module docstring)."""
     repo = Path(root).resolve() if root else project_root()
@@ -95,6 +105,8 @@ def release(
     pipeline(stages=upto, params_file=params_file, force=force, root=str(repo))
     commit_pointers(repo, version)
     published = publish_release(repo, version, params_file)
+    if push_tag:
+        push_release_tag(repo, published["tag"])
     print(f"release {published['tag']}: {published['status']}")
     return published
 
