@@ -4,9 +4,9 @@ The deployments of ``prefect.yaml`` (docs/operations.md) run these on the GPU wo
 
     train-thinker   stages sft, grpo
     train-editor    stage editor      (the AesEditor stage)
-    evaluate        stage eval        (issue 7: runs once dvc.yaml has it)
+    evaluate        stage eval
 
-(The ``promote`` deployment runs issue 7's flows/promote.py: eval, then the registry decision.)
+(The ``promote`` deployment runs flows/promote.py: eval, then the registry decision.)
 
 A stage the checkout's ``dvc.yaml`` lacks fails the run before any work, naming what it has.
 Run locally (the same code path as a worker):
@@ -216,7 +216,7 @@ def evaluate(
     force: bool = False,
     push: bool = False,
 ) -> dict:
-    """Evaluation of the trained pair (stage ``eval``: issue 7)."""
+    """Evaluation of the trained pair (stage ``eval``)."""
     return run_in_checkout(
         stages or EVAL_STAGES, root, ref, isolate, workdir, keep_checkout, force, push
     )
