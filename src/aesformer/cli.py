@@ -614,6 +614,56 @@ def eval_cmd(
     _run_stage("eval", cfg, cfg.eval, work)
 
 
+@app.command("reconstruct")
+def reconstruct_cmd(
+    photos: Annotated[list[Path], typer.Argument(help="photos, or folders of photos")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="output folder")],
+    thinker: Annotated[
+        str, typer.Option("--thinker", help="registered AesThinker (models:/name/N or @alias)")
+    ] = "models:/aesthinker@staging",
+    editor: Annotated[
+        str, typer.Option("--editor", help="registered AesEditor (models:/name/N or @alias)")
+    ] = "models:/aeseditor@staging",
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace existing outputs")
+    ] = False,
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """Plan with AesThinker, then edit with AesEditor: OUT/<name>.png, .plan.txt, .side.png.
+
+    Exit 0 when every photo was reconstructed (or already was), 2 when one or more failed
+    (each named on stderr; the others are still written).
+    """
+    cfg = _load(params, profile)
+    from aesformer.evaluation.models import (
+        PyfuncEditor,
+        PyfuncPlanner,
+        load_pyfunc,
+        resolve_version,
+    )
+    from aesformer.evaluation.reconstruct import reconstruct
+    from aesformer.tracking import resolve_tracking_uri, use_tracking_uri
+
+    use_tracking_uri(resolve_tracking_uri(cfg.tracking, project_root()))
+    client = _registry_client(cfg)
+    pinned = [resolve_version(client, uri) for uri in (thinker, editor)]  # fail before loading
+    planner, editing = (
+        PyfuncPlanner(load_pyfunc(f"models:/{pinned[0][0]}/{pinned[0][1]}")),
+        PyfuncEditor(load_pyfunc(f"models:/{pinned[1][0]}/{pinned[1][1]}")),
+    )
+    result = reconstruct(photos, out, planner, editing, overwrite=overwrite)
+    typer.echo(
+        f"{len(result.written)} reconstructed, {len(result.skipped)} already there, "
+        f"{len(result.errors)} failed -> {out} (thinker {pinned[0][0]} v{pinned[0][1]}, "
+        f"editor {pinned[1][0]} v{pinned[1][1]})"
+    )
+    if result.errors:
+        for message in result.errors:
+            typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(2)
+
+
 @app.command("promote")
 def promote_cmd(
     metrics: Annotated[

@@ -169,6 +169,17 @@ def test_pipeline_runs_stages_then_is_up_to_date(tmp_path):
     staged = {n: str(client.get_model_version_by_alias(n, "staging").version) for n in first_pair}
     assert staged == first_pair
     assert promote(run_eval=False, root=str(root))["unchanged"]
+    # two-stage inference with the staging pair (the CLI's defaults)
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "aesformer.cli", "reconstruct", str(image), "-o", "rebuilt"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "1 reconstructed" in rebuilt.stdout and "editor aeseditor v1" in rebuilt.stdout
+    for suffix in (".png", ".plan.txt", ".side.png"):
+        assert (root / "rebuilt" / f"{image.stem}{suffix}").is_file()
 
     # a retrained editor: eval re-runs (its input changed), against the staging pair
     from aesformer.evaluation.promotion import decide
