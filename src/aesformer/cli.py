@@ -664,6 +664,32 @@ def reconstruct_cmd(
         raise typer.Exit(2)
 
 
+@app.command("compose")
+def compose_cmd(
+    thinker: Annotated[
+        str, typer.Option("--thinker", help="registered AesThinker (models:/name/N or @alias)")
+    ] = "models:/aesthinker@staging",
+    editor: Annotated[
+        str, typer.Option("--editor", help="registered AesEditor (models:/name/N or @alias)")
+    ] = "models:/aeseditor@staging",
+    params: ParamsOpt = DEFAULT_PARAMS,
+    profile: ProfileOpt = None,
+) -> None:
+    """Register the two-stage system as a new version of the pyfunc model `aesformer`, pinning
+    the versions THINKER and EDITOR resolve to now (serve it with `mlflow models serve`)."""
+    cfg = _load(params, profile)
+    from aesformer.evaluation.composite import register_composite
+    from aesformer.tracking import resolve_tracking_uri, stage_run, use_tracking_uri
+
+    use_tracking_uri(resolve_tracking_uri(cfg.tracking, project_root()))
+    with stage_run("compose", cfg.tracking, root=project_root()):
+        version = register_composite(thinker, editor, _registry_client(cfg))
+    typer.echo(
+        f"models:/{version.name}/{version.version} (thinker v{version.tags['thinker_version']}, "
+        f"editor v{version.tags['editor_version']})"
+    )
+
+
 @app.command("promote")
 def promote_cmd(
     metrics: Annotated[

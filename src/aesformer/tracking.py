@@ -25,7 +25,7 @@ import hashlib
 import logging
 import os
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +203,18 @@ def log_image(image_bgr: Any, artifact_file: str) -> None:
     if mlflow.active_run() is None:
         return
     mlflow.log_image(image_bgr[..., ::-1].copy(), artifact_file)
+
+
+def pinned_requirements(names: Sequence[str]) -> list[str]:
+    """``names`` pinned to their installed versions (local build tags like ``+cpu`` dropped;
+    a package that is not installed stays unpinned): the ``pip_requirements`` of a logged
+    model, so a serving environment gets what training used."""
+    from importlib import metadata
+
+    pins = []
+    for name in names:
+        try:
+            pins.append(f"{name}=={metadata.version(name).split('+', 1)[0]}")
+        except metadata.PackageNotFoundError:
+            pins.append(name)
+    return pins

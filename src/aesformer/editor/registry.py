@@ -36,7 +36,6 @@ import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -260,14 +259,10 @@ def edit_with(model: Any, image: Any, plan: str) -> Image.Image:
 
 # --------------------------------------------------------------------------- register
 def pip_requirements() -> list[str]:
-    """``REQUIREMENTS`` pinned to the installed versions (local tags like ``+cpu`` dropped)."""
-    pins = []
-    for name in REQUIREMENTS:
-        try:
-            pins.append(f"{name}=={metadata.version(name).split('+', 1)[0]}")
-        except metadata.PackageNotFoundError:
-            pins.append(name)
-    return pins
+    """``REQUIREMENTS`` pinned to the installed versions (no torchvision)."""
+    from aesformer.tracking import pinned_requirements
+
+    return pinned_requirements(REQUIREMENTS)
 
 
 def signature() -> Any:

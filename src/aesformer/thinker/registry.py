@@ -34,7 +34,6 @@ import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -264,17 +263,10 @@ def plan(model: Any, image: Any) -> tuple[str, Plan | None]:
 
 # --------------------------------------------------------------------------- register
 def pip_requirements() -> list[str]:
-    """``REQUIREMENTS`` pinned to the installed versions (local build tags like ``+cpu`` dropped);
-    torchvision is deliberately absent."""
-    pins = []
-    for name in REQUIREMENTS:
-        try:
-            version = metadata.version(name).split("+", 1)[0]
-        except metadata.PackageNotFoundError:
-            pins.append(name)
-            continue
-        pins.append(f"{name}=={version}")
-    return pins
+    """``REQUIREMENTS`` pinned to the installed versions; torchvision is deliberately absent."""
+    from aesformer.tracking import pinned_requirements
+
+    return pinned_requirements(REQUIREMENTS)
 
 
 def signature() -> Any:
