@@ -886,6 +886,15 @@ class EvalConfig(Section):
         True, description="also evaluate the pair in staging on the same pairs (for promotion)"
     )
     grid_items: int = Field(4, ge=0, le=64, description="pairs shown in the image grids")
+    aesthetic_scorer: Literal["photographic", "laion", "qalign"] = Field(
+        "photographic", description="no-reference aesthetic scorer (learned ones need weights)"
+    )
+    aesthetic_weights: str | None = Field(
+        None, description="local weights folder of a learned aesthetic scorer"
+    )
+    trust_remote_code: bool = Field(
+        False, description="allow qalign's checkpoint code to run (review it first)"
+    )
     table_metrics: list[str] = Field(
         default_factory=lambda: [
             "aesthetic",

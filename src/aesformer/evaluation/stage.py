@@ -109,8 +109,13 @@ def run_eval(
             "editor": f"models:/{editor[0]}/{editor[1]}",
         }
     )
+    from aesformer.scoring.aesthetic import get_scorer
+
+    scorer = get_scorer(cfg.aesthetic_scorer, cfg.aesthetic_weights, cfg.trust_remote_code)
     grids = GridCollector(cfg.grid_items)
-    result = run_benchmark(items, planner, editor_model, systems=cfg.systems, on_output=grids)
+    result = run_benchmark(
+        items, planner, editor_model, systems=cfg.systems, scorer=scorer, on_output=grids
+    )
     systems = dict(result["systems"])
     errors = list(result["errors"])
 
@@ -124,7 +129,7 @@ def run_eval(
                 "editor": f"models:/{promote_cfg.editor_model}/{current[promote_cfg.editor_model]}",
             }
         )
-        staged = run_benchmark(items, s_planner, s_editor, systems=["pipeline"])
+        staged = run_benchmark(items, s_planner, s_editor, systems=["pipeline"], scorer=scorer)
         errors += staged["errors"]
         systems["staging"] = staged["systems"]["pipeline"]
         staging = {"versions": current, "metrics": systems["staging"]}
