@@ -938,7 +938,7 @@ class PromotionRule(Section):
 def _default_rules() -> list[PromotionRule]:
     return [
         PromotionRule(metric="aesthetic", margin=0.0),
-        PromotionRule(metric="identity", margin=-0.02),
+        PromotionRule(metric="identity", margin=-0.02, required=False),
         PromotionRule(metric="scene_inliers", margin=-0.02),
         PromotionRule(metric="plan_format_validity", margin=-0.05, minimum=0.5),
     ]

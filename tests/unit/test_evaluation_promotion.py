@@ -44,8 +44,10 @@ def test_first_promotion_checks_only_minimums_and_missing_metrics():
     assert decide(GOOD, None, CFG).promote and decide(GOOD, None, CFG).first
     low = decide({**GOOD, "plan_format_validity": 0.3}, None, CFG)
     assert not low.promote and "is not ≥ the minimum 0.5 (short by 0.2)" in low.message()
-    missing = decide({k: v for k, v in GOOD.items() if k != "identity"}, None, CFG)
-    assert not missing.promote and "identity: missing" in missing.message()
+    missing = decide({k: v for k, v in GOOD.items() if k != "scene_inliers"}, None, CFG)
+    assert not missing.promote and "scene_inliers: missing" in missing.message()
+    no_face = decide({k: v for k, v in GOOD.items() if k != "identity"}, None, CFG)
+    assert no_face.promote and "identity: undefined for the candidate, skipped" in no_face.message()
 
 
 def test_a_rule_that_is_not_required_is_skipped_when_undefined():
