@@ -398,29 +398,56 @@ def import_aesrecon_cmd(
     typer.echo(json.dumps({"imported": imported, "release": summary}, indent=2, default=str))
 
 
+def _release_input(cfg: Params, release_dir: Path, context: str) -> str:
+    """Log the release as the active run's dataset input; return its version (the git tag's,
+    or ``unreleased-<digest>`` before it is published)."""
+    from aesformer.release import find_version, log_release_input
+
+    root = project_root()
+    digest = log_release_input(root, release_dir, context=context, cfg=cfg.release)
+    return find_version(root, digest, cfg.release) or f"unreleased-{digest[:12]}"
+
+
+def _register_stage(
+    cfg: Params,
+    release_dir: Path,
+    summary: dict[str, Any],
+    register: Callable[[str, dict[str, float]], Any],
+) -> None:
+    """After a training stage: the release as the run's dataset input, then
+    ``register(release_version, numeric summary)`` (a new registered model version); the
+    version is recorded in ``summary``."""
+    version = _release_input(cfg, release_dir, "training")
+    numeric = {
+        k: float(v)
+        for k, v in summary.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    registered = register(version, numeric)
+    summary["registered_model"] = f"models:/{registered.name}/{registered.version}"
+    summary["release_version"] = version
+
+
 def _register_thinker_stage(
     cfg: Params, stage: str, adapter: Path, release_dir: Path, summary: dict[str, Any]
 ) -> None:
-    """After a thinker stage: the release as the run's dataset input, then a new registered
-    version of ``aesthinker`` (adapter + base reference) tagged with the release version."""
-    from aesformer.release import find_version, log_release_input
+    """A new version of ``aesthinker`` (adapter + base reference) after a thinker stage."""
     from aesformer.thinker.registry import register_thinker
 
-    root = project_root()
-    digest = log_release_input(root, release_dir, context="training", cfg=cfg.release)
-    version = find_version(root, digest, cfg.release) or f"unreleased-{digest[:12]}"
-    numeric = {k: float(v) for k, v in summary.items() if isinstance(v, int | float)}
-    registered = register_thinker(
-        adapter,
-        cfg.models.thinker.base_model,
-        stage,
-        version,
-        revision=cfg.models.thinker.revision,
-        root=root,
-        metrics=numeric,
+    _register_stage(
+        cfg,
+        release_dir,
+        summary,
+        lambda version, numeric: register_thinker(
+            adapter,
+            cfg.models.thinker.base_model,
+            stage,
+            version,
+            revision=cfg.models.thinker.revision,
+            root=project_root(),
+            metrics=numeric,
+        ),
     )
-    summary["registered_model"] = f"models:/{registered.name}/{registered.version}"
-    summary["release_version"] = version
 
 
 @app.command("sft")
@@ -579,7 +606,6 @@ def eval_cmd(
     if not (release_dir / "manifest.parquet").is_file():
         raise InputError(f"{release_dir}: not a release folder (run `dvc repro release`)")
     from aesformer.evaluation.stage import run_eval
-    from aesformer.release import find_version, log_release_input
     from aesformer.tracking import resolve_tracking_uri, use_tracking_uri
 
     root = project_root()
@@ -587,8 +613,7 @@ def eval_cmd(
     def work() -> dict[str, Any]:
         import mlflow
 
-        digest = log_release_input(root, release_dir, context="evaluation", cfg=cfg.release)
-        version = find_version(root, digest, cfg.release) or f"unreleased-{digest[:12]}"
+        version = _release_input(cfg, release_dir, "evaluation")
         client = _registry_client(cfg)
         report = run_eval(cfg.eval, cfg.promote, release_dir, out, client, version)
         if mlflow.active_run() is not None:
@@ -824,29 +849,22 @@ def remote_apply(
 def _register_editor_stage(
     cfg: Params, adapter: Path, release_dir: Path, summary: dict[str, Any]
 ) -> None:
-    """After the editor stage: the release as the run's dataset input, then a new registered
-    version of ``aeseditor`` (LoRA + base reference) tagged with the release version."""
+    """A new version of ``aeseditor`` (LoRA + base reference) after the editor stage."""
     from aesformer.editor.registry import register_editor
-    from aesformer.release import find_version, log_release_input
 
-    root = project_root()
-    digest = log_release_input(root, release_dir, context="training", cfg=cfg.release)
-    version = find_version(root, digest, cfg.release) or f"unreleased-{digest[:12]}"
-    numeric = {
-        k: float(v)
-        for k, v in summary.items()
-        if isinstance(v, int | float) and not isinstance(v, bool)
-    }
-    registered = register_editor(
-        adapter,
-        cfg.models.editor.base_model,
-        version,
-        revision=cfg.models.editor.revision,
-        root=root,
-        metrics=numeric,
+    _register_stage(
+        cfg,
+        release_dir,
+        summary,
+        lambda version, numeric: register_editor(
+            adapter,
+            cfg.models.editor.base_model,
+            version,
+            revision=cfg.models.editor.revision,
+            root=project_root(),
+            metrics=numeric,
+        ),
     )
-    summary["registered_model"] = f"models:/{registered.name}/{registered.version}"
-    summary["release_version"] = version
 
 
 @app.command("editor")

@@ -26,6 +26,8 @@ from typing import Any
 import mlflow
 import pandas as pd
 
+from aesformer.evaluation.models import first_output
+
 log = logging.getLogger(__name__)
 
 REGISTERED_NAME = "aesformer"
@@ -68,14 +70,6 @@ def checked_image(value: Any, max_bytes: int, max_pixels: int) -> str:
     return payload
 
 
-def _first(output: Any) -> Any:
-    if isinstance(output, pd.DataFrame):
-        return output.iloc[0, 0]
-    if isinstance(output, pd.Series):
-        return output.iloc[0]
-    return output[0]
-
-
 class AesFormerModel(mlflow.pyfunc.PythonModel):
     """pyfunc: ``image`` (base64) → ``{"plan", "image"}`` per row."""
 
@@ -96,9 +90,9 @@ class AesFormerModel(mlflow.pyfunc.PythonModel):
         images = [checked_image(v, self.max_bytes, self.max_pixels) for v in frame["image"]]
         outputs = []
         for image in images:
-            plan = str(_first(self.thinker.predict(pd.DataFrame({"image": [image]}))))
+            plan = str(first_output(self.thinker.predict(pd.DataFrame({"image": [image]}))))
             edited = str(
-                _first(self.editor.predict(pd.DataFrame({"image": [image], "plan": [plan]})))
+                first_output(self.editor.predict(pd.DataFrame({"image": [image], "plan": [plan]})))
             )
             outputs.append({"plan": plan, "image": edited})
         return outputs

@@ -69,7 +69,8 @@ def bgr_from_base64(text: str) -> np.ndarray:
     return image
 
 
-def _first(output: Any) -> Any:
+def first_output(output: Any) -> Any:
+    """The first prediction of a pyfunc model's output (a list, Series or DataFrame)."""
     import pandas as pd
 
     if isinstance(output, pd.DataFrame):
@@ -88,7 +89,7 @@ class PyfuncPlanner:
     def plan(self, image_path: Path) -> str:
         import pandas as pd
 
-        return str(_first(self.model.predict(pd.DataFrame({"image": [str(image_path)]}))))
+        return str(first_output(self.model.predict(pd.DataFrame({"image": [str(image_path)]}))))
 
 
 class PyfuncEditor:
@@ -102,7 +103,7 @@ class PyfuncEditor:
         import pandas as pd
 
         frame = pd.DataFrame({"image": [png_base64(image)], "plan": [instruction]})
-        return bgr_from_base64(str(_first(self.model.predict(frame))))
+        return bgr_from_base64(str(first_output(self.model.predict(frame))))
 
 
 def load_pyfunc(uri: str) -> Any:
