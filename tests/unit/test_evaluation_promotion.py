@@ -186,6 +186,9 @@ def test_cli_promotes_refuses_and_rejects_a_stale_report(client, tmp_path):
     assert json.loads(done.stdout)["promote"] is True
     assert alias_version(client, "aeseditor", "staging") == "1"
 
+    again = cli("promote", "--metrics", str(path), cwd=root)  # the same report, staging moved
+    assert again.returncode == 0 and json.loads(again.stdout)["unchanged"] is True
+
     path.write_text(
         json.dumps(report(pair("2", "2"), {**GOOD, "aesthetic": 0.5}, GOOD, pair("1", "1")))
     )

@@ -307,6 +307,9 @@ def promote_from_report(
                 f"the eval report is for {evaluated}, not {asked}: run eval on these versions"
             )
     current = staging_versions(client, cfg)
+    if current == evaluated:  # promoted already (e.g. a second `make run`): nothing to compare
+        log.info("promotion: %s already holds staging", current)
+        return Decision(False, False, unchanged=True)
     compared = report.get("staging")
     compared_versions = {k: str(v) for k, v in compared["versions"].items()} if compared else None
     if current != compared_versions:
