@@ -24,9 +24,6 @@ the serving environment also needs this package (``aesformer``) installed.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import json
 import logging
 import os
@@ -42,6 +39,7 @@ import pandas as pd
 from PIL import Image
 
 from aesformer.errors import InputError
+from aesformer.imagecodec import decode_image, encode_png
 from aesformer.plans import PLANNER_INSTRUCTION, Plan, parse
 
 log = logging.getLogger(__name__)
@@ -71,39 +69,6 @@ ADAPTER_KEY_MARKERS = ("lora_", "modules_to_save")
 
 
 # --------------------------------------------------------------------------- planner
-def decode_image(value: Any) -> Image.Image:
-    """An RGB image from a path, base64 text (optionally a data URI), bytes or a PIL image."""
-    if isinstance(value, Image.Image):
-        return value.convert("RGB")
-    if isinstance(value, bytes | bytearray):
-        data = bytes(value)
-    elif isinstance(value, str | os.PathLike):
-        text = str(value)
-        if os.path.isfile(text):
-            with Image.open(text) as img:
-                return img.convert("RGB")
-        if text.startswith("data:") and "," in text:
-            text = text.split(",", 1)[1]
-        try:
-            data = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            raise InputError(f"image: {text[:60]!r} is neither a file nor base64 data") from None
-    else:
-        raise InputError(f"image: unsupported value of type {type(value).__name__}")
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            return img.convert("RGB")
-    except OSError as exc:
-        raise InputError(f"image: cannot decode ({exc})") from None
-
-
-def encode_png(image: Image.Image) -> str:
-    """Base64 PNG text of an image (what the ``image`` column may hold)."""
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def load_adapter(base: Any, adapter_dir: Path) -> Any:
     """Wrap ``base`` with the PEFT adapter in ``adapter_dir`` for inference.
 
