@@ -24,6 +24,11 @@ import numpy as np
 from aesformer.errors import OutputError
 
 PARTIAL_MARK = ".partial"
+#: Images with more pixels than this are refused before decoding (8K is 33 Mpx): a
+#: decompression bomb must not exhaust memory.
+MAX_IMAGE_PIXELS = 100_000_000
+#: Images with a side shorter than this carry nothing a stage can check.
+MIN_IMAGE_SIDE = 8
 
 
 class UnreadableImage(Exception):
@@ -144,11 +149,42 @@ def _read_image(path: Path, gray: bool) -> np.ndarray:
     if not path.is_file():
         raise UnreadableImage(f"{path}: not found")
     data = np.fromfile(path, dtype=np.uint8)
+    if not data.size:
+        raise UnreadableImage(f"{path}: empty file")
+    _check_image(path, data.tobytes())
     flag = cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR
-    image = cv2.imdecode(data, flag) if data.size else None
+    image = cv2.imdecode(data, flag)
     if image is None or image.size == 0:
         raise UnreadableImage(f"{path}: cannot decode image")
     return image
+
+
+def _check_image(path: Path, data: bytes) -> None:
+    """Refuse, before the real decode, an image that Pillow finds truncated, too small or
+    with more than :data:`MAX_IMAGE_PIXELS` pixels (read from the header, so a decompression
+    bomb is never decoded). Formats Pillow cannot identify are left to OpenCV."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise UnreadableImage(
+                    f"{path}: {width}x{height} pixels is over the {MAX_IMAGE_PIXELS} limit"
+                )
+            if min(width, height) < MIN_IMAGE_SIDE:
+                raise UnreadableImage(
+                    f"{path}: {width}x{height} pixels is below the {MIN_IMAGE_SIDE}-pixel minimum"
+                )
+            img.load()
+    except Image.DecompressionBombError as exc:
+        raise UnreadableImage(f"{path}: too many pixels ({exc})") from None
+    except UnidentifiedImageError:
+        return
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UnreadableImage(f"{path}: truncated or corrupt image ({exc})") from None
 
 
 def inside(root: Path, relative: str) -> Path:

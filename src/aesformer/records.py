@@ -113,18 +113,10 @@ M = TypeVar("M", bound=BaseModel)
 
 def read_jsonl(path: Path, model: type[M]) -> Iterator[M]:
     """Validate and yield each line; a bad line raises :class:`InputError` naming file:line."""
-    if not path.is_file():
-        raise InputError(f"{path}: not found")
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield model.model_validate_json(line)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                key = ".".join(str(p) for p in first["loc"]) or "<line>"
-                raise InputError(f"{path}:{number}: {key}: {first['msg']}") from None
+    for number, item in read_jsonl_lenient(path, model):
+        if isinstance(item, str):
+            raise InputError(f"{path}:{number}: {item}")
+        yield item
 
 
 def read_jsonl_lenient(path: Path, model: type[M]) -> Iterator[tuple[int, M | str]]:
@@ -135,8 +127,13 @@ def read_jsonl_lenient(path: Path, model: type[M]) -> Iterator[tuple[int, M | st
     """
     if not path.is_file():
         raise InputError(f"{path}: not found")
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for number, line in enumerate(fh, start=1):
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, f"<line>: not valid UTF-8 ({exc.reason} at byte {exc.start})"
+                continue
             if not line.strip():
                 continue
             try:

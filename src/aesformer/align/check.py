@@ -22,6 +22,7 @@ class Reason(StrEnum):
     PERSON_MISMATCH = "person_mismatch"
     NEW_OBJECT = "new_object"
     IMAGE_UNREADABLE = "image_unreadable"
+    BAD_RECORD = "bad_record"  # a pairs.jsonl line that is not UTF-8 JSON / a PairRecord
 
 
 def scene_passes(scene: SceneMatch, cfg: AlignConfig) -> bool:

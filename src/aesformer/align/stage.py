@@ -4,7 +4,9 @@ Input ``pairs_dir`` (written by ``mine``): ``pairs.jsonl`` (:class:`PairRecord`,
 relative to the folder) and, if present, ``rejects.jsonl``. Output ``out``:
 
 - ``pairs.jsonl`` — the pairs that passed, unchanged except for ``alignment``;
-- ``rejects.jsonl`` — the upstream rejects, then one ``stage="align"`` record per failed pair;
+- ``rejects.jsonl`` — the upstream rejects, then one ``stage="align"`` record per failed pair
+  (a ``pairs.jsonl`` line that is not UTF-8 JSON of a :class:`PairRecord` is a ``bad_record``
+  reject naming ``file:line``; the other lines go on);
 - ``report.json`` — the summary returned by :func:`run` plus the thresholds used;
 - the images of the passed pairs at the same relative paths (hard links where possible).
 
@@ -28,7 +30,14 @@ from aesformer.errors import OutputError
 from aesformer.faces import FaceCascadeDetector
 from aesformer.fileio import inside, place_files, read_gray
 from aesformer.progress import track
-from aesformer.records import PairRecord, RejectRecord, atomic_write_text, read_jsonl, write_jsonl
+from aesformer.records import (
+    PairRecord,
+    RejectRecord,
+    atomic_write_text,
+    read_jsonl,
+    read_jsonl_lenient,
+    write_jsonl,
+)
 
 log = logging.getLogger("aesformer.align")
 STAGE = "align"
@@ -43,13 +52,24 @@ def run(
     pairs_dir, out = Path(pairs_dir), Path(out)
     if pairs_dir.resolve() == out.resolve():
         raise OutputError(f"{out}: the output folder must differ from the input folder")
-    pairs = list(read_jsonl(pairs_dir / "pairs.jsonl", PairRecord))
+    pairs_file = pairs_dir / "pairs.jsonl"
+    lines = list(read_jsonl_lenient(pairs_file, PairRecord))
     upstream = _upstream_rejects(pairs_dir / "rejects.jsonl")
     detector = detector or FaceCascadeDetector(min_size=cfg.face_min_size)
 
     kept: list[PairRecord] = []
     rejects: list[RejectRecord] = []
-    for pair in track(pairs, description="align"):
+    for number, pair in track(lines, description="align"):
+        if isinstance(pair, str):
+            rejects.append(
+                RejectRecord(
+                    stage=STAGE,
+                    reason=Reason.BAD_RECORD.value,
+                    source=f"{pairs_file}:{number}",
+                    detail=pair,
+                )
+            )
+            continue
         result = _check(pair, pairs_dir, cfg, detector)
         if isinstance(result, RejectRecord):
             rejects.append(result)
@@ -59,7 +79,7 @@ def run(
 
     counts = Counter(r.reason for r in rejects)
     summary: dict[str, float] = {
-        "pairs_in": len(pairs),
+        "pairs_in": len(lines),
         "pairs_out": len(kept),
         "rejected": len(rejects),
         **{f"rejected_{reason.value}": counts.get(reason.value, 0) for reason in Reason},
@@ -70,7 +90,7 @@ def run(
     write_jsonl(out / "rejects.jsonl", [*upstream, *rejects])
     report = {**summary, "thresholds": cfg.model_dump(mode="json")}
     atomic_write_text(out / "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
-    log.info("align: %d of %d pairs kept (%s)", len(kept), len(pairs), dict(counts))
+    log.info("align: %d of %d pairs kept (%s)", len(kept), len(lines), dict(counts))
     return summary
 
 

@@ -10,9 +10,10 @@ Input ``pairs_dir`` (written by ``annotate``): ``pairs.jsonl`` (:class:`PairReco
   statistics, the videos of each split and the params used;
 - the images of the kept pairs at the same relative paths (hard links where possible).
 
-All pairs of a video land in the same split (:mod:`aesformer.split.assign`). The stage only
-assigns: image, plan-format and leakage checks are the data-quality gate's
-(:mod:`aesformer.quality`), which runs on this folder before any release. Images are placed
+All pairs of a video land in the same split (:mod:`aesformer.split.assign`). A pair whose plan
+does not parse or disagrees with its ``plan_text`` is dropped here (``bad_plan``) so that the
+other pairs still reach a release; image, plan-format and leakage checks over the whole folder
+are the data-quality gate's (:mod:`aesformer.quality`), which runs on it before any release. Images are placed
 first and the JSON files written last, each atomically.
 """
 
@@ -50,6 +51,7 @@ class Reason(StrEnum):
     BAD_RECORD = "bad_record"  # a pairs.jsonl line that is not valid JSON / a PairRecord
     NO_PLAN = "no_plan"  # plan or plan_text missing (the pair did not come from annotate)
     BAD_IMAGE_PATH = "bad_image_path"  # an image path outside the pairs folder
+    BAD_PLAN = "bad_plan"  # plan_text does not parse, or plan is not that plan in plan order
 
 
 def run(cfg: SplitConfig, pairs_dir: Path, out: Path) -> dict[str, float]:
@@ -70,6 +72,8 @@ def run(cfg: SplitConfig, pairs_dir: Path, out: Path) -> dict[str, float]:
             rejects.append(_reject(None, Reason.BAD_RECORD, item, f"{pairs_file}:{number}"))
         elif item.plan is None or item.plan_text is None:
             rejects.append(_reject(item, Reason.NO_PLAN, "plan or plan_text is null"))
+        elif problem := plan_problem(item.plan, item.plan_text):
+            rejects.append(_reject(item, Reason.BAD_PLAN, problem))
         else:
             candidates.append(item)
 
@@ -170,3 +174,17 @@ def _reject(
 
 
 __all__ = ["STAGE", "Reason", "run", "split_statistics"]
+
+
+def plan_problem(plan: dict[str, str], plan_text: str) -> str | None:
+    """Why a pair's ``plan`` / ``plan_text`` cannot be trained on, or ``None``: the text must
+    parse (:func:`aesformer.plans.parse`: seven tagged dimensions in order, no stray or injected
+    tags) and ``plan`` must hold the same actions, keyed in plan order."""
+    parsed = parse(plan_text)
+    if not parsed.ok:
+        return f"plan_text does not parse: {parsed.describe()}"
+    if list(plan) != list(DIMENSION_KEYS):
+        return f"plan keys {list(plan)} are not the dimensions in plan order {list(DIMENSION_KEYS)}"
+    if parsed.plan.to_dict() != plan:
+        return "plan differs from the parsed plan_text"
+    return None
