@@ -998,6 +998,16 @@ class EditorConfig(Section):
         min_length=1,
         description="transformer module names (suffixes) that get LoRA adapters",
     )
+    # the shared latents cache (multi-worker training): shards are content-keyed, so workers
+    # fetch what another one encoded and publish what they encode (docs/editor.md)
+    cache_url: str | None = Field(
+        None,
+        description="shared cache of latent shards: s3://bucket/prefix or a folder; null: "
+        "the local cache only. Credentials from the environment (AWS_* / AWS_PROFILE)",
+    )
+    cache_endpoint_url: str | None = Field(
+        None, description="S3 endpoint of cache_url (SeaweedFS, MinIO); null: AWS or the env"
+    )
     # sizes (areas in pixels)
     target_area: int = Field(
         64 * 64,

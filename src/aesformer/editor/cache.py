@@ -68,14 +68,89 @@ class CacheResult:
     failed: list[dict[str, str]] = field(default_factory=list)  # {"where", "file", "reason"}
     hits: int = 0
     misses: int = 0
+    shared: SharedCache | None = None
 
     def summary(self) -> dict[str, Any]:
-        return {
+        out = {
             "cache_hits": self.hits,
             "cache_misses": self.misses,
             "cache_failed": len(self.failed),
             **{f"{split}_pairs": len(paths) for split, paths in self.shards.items()},
         }
+        if self.shared is not None:
+            out |= {
+                "cache_shared_hits": self.shared.fetched,
+                "cache_shared_puts": self.shared.published,
+                "cache_shared_errors": self.shared.errors,
+            }
+        return out
+
+
+class SharedCache:
+    """The shared store of shards (``cfg.cache_url``: ``s3://bucket/prefix`` or a folder),
+    through fsspec (s3fs): a worker fetches a shard another one encoded before encoding it,
+    and publishes each shard it encodes. Shards are named by their content key, so concurrent
+    workers can only write identical bytes; a fetched shard whose ``key`` metadata differs is
+    discarded. The store is an accelerator, never a dependency: an error reaching it is
+    logged and counted (``errors``) and the worker goes on with its local cache. Credentials
+    come from the environment (``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` or
+    ``AWS_PROFILE``), never from params."""
+
+    def __init__(self, url: str, endpoint_url: str | None = None) -> None:
+        from fsspec.core import url_to_fs
+
+        options: dict[str, Any] = {}
+        if url.startswith("s3://") and endpoint_url:
+            options["client_kwargs"] = {"endpoint_url": endpoint_url}
+        self.fs, root = url_to_fs(url, **options)
+        self.root = root.rstrip("/") + "/" + ITEMS
+        self.url = url
+        self.fetched = self.published = self.errors = 0
+        self._damaged: set[str] = set()  # keys whose stored shard failed its check
+
+    def _remote(self, key: str) -> str:
+        return f"{self.root}/{key}.safetensors"
+
+    def fetch(self, key: str, dest: Path) -> bool:
+        """Copy the shard ``key`` into ``dest`` (atomically); ``False`` when it is not there."""
+        remote = self._remote(key)
+        try:
+            if not self.fs.exists(remote):
+                return False
+            with atomic_path(dest) as tmp:
+                self.fs.get_file(remote, str(tmp))
+                try:
+                    stored = _shard_key(tmp)
+                except Exception as exc:  # noqa: BLE001 - safetensors' own error types
+                    stored = f"unreadable ({exc})"
+                if stored != key:
+                    self._damaged.add(key)
+                    raise ValueError(f"the stored shard is damaged: key {stored}")
+        except Exception as exc:  # noqa: BLE001 - any store error: go on locally
+            self._error("fetch", key, exc)
+            return False
+        self.fetched += 1
+        return True
+
+    def publish(self, key: str, path: Path) -> None:
+        """Upload the local shard ``path`` unless the store has it already (a damaged one
+        found by :meth:`fetch` is replaced)."""
+        try:
+            remote = self._remote(key)
+            if key in self._damaged or not self.fs.exists(remote):
+                self.fs.put_file(str(path), remote)
+                self.published += 1
+        except Exception as exc:  # noqa: BLE001 - any store error: go on locally
+            self._error("publish", key, exc)
+
+    def _error(self, action: str, key: str, exc: Exception) -> None:
+        self.errors += 1
+        log.warning("editor cache: %s of %s at %s failed: %s", action, key, self.url, exc)
+
+
+def _shard_key(path: Path) -> str | None:
+    with safe_open(str(path), framework="pt") as handle:
+        return (handle.metadata() or {}).get("key")
 
 
 def model_id(base_model: str | Path, revision: str | None) -> str:
@@ -179,7 +254,8 @@ def build_cache(
     """
     release_dir, cache_dir = Path(release_dir), Path(cache_dir)
     items = cache_dir / ITEMS
-    result = CacheResult()
+    shared = SharedCache(cfg.cache_url, cfg.cache_endpoint_url) if cfg.cache_url else None
+    result = CacheResult(shared=shared)
     dtype = pipe.transformer.dtype
     for split in splits:
         paths = []
@@ -194,7 +270,7 @@ def build_cache(
                 log.warning("editor cache: %s: %s (%s), skipped", pair.where, bad, exc.strerror)
                 continue
             path = items / f"{key}.safetensors"
-            if path.is_file():
+            if path.is_file() or (shared is not None and shared.fetch(key, path)):
                 result.hits += 1
                 paths.append(path)
                 continue
@@ -207,6 +283,8 @@ def build_cache(
                 continue
             with atomic_path(path) as tmp:
                 save_file(shard["tensors"], str(tmp), metadata={**shard["meta"], "key": key})
+            if shared is not None:
+                shared.publish(key, path)
             result.misses += 1
             paths.append(path)
         if not paths:
