@@ -146,4 +146,11 @@ def test_mlflow_models_serve_answers_on_loopback(registry):
             f"{url}/invocations", {"dataframe_split": {"columns": ["image"], "data": [[huge]]}}
         )
         assert status == 400 and "over the limit" in body.get("message", "")
+        for bad in ("not base64!", 12, None):  # not an image, the wrong type, nothing
+            status, body = post(
+                f"{url}/invocations", {"dataframe_split": {"columns": ["image"], "data": [[bad]]}}
+            )
+            assert 400 <= status < 500, (bad, status, body)
+        status, body = post(f"{url}/invocations", {"dataframe_split": {"columns": ["photo"]}})
+        assert 400 <= status < 500, body  # a body that is not the signature's
         assert proc.poll() is None  # still serving
