@@ -124,6 +124,22 @@ class CorpusConfig(Section):
         return self
 
 
+TRUST_REMOTE_CODE_HELP = (
+    "the exact aesthetic_weights value (checkpoint folder) whose shipped model code may run "
+    "(qalign; review that code first); null: no scorer runs remote code"
+)
+
+
+def check_remote_code_trust(trusted: str | None, weights: str | None) -> None:
+    """Remote code is trusted for one named model only: ``trust_remote_code_for`` must name the
+    configured ``aesthetic_weights`` exactly, so changing the weights withdraws the trust."""
+    if trusted is not None and trusted != weights:
+        raise ValueError(
+            f"trust_remote_code_for names {trusted!r} but aesthetic_weights is {weights!r}: "
+            "remote code is trusted only for the exact model named"
+        )
+
+
 # --------------------------------------------------------------------------- stage: mine
 class MineConfig(Section):
     """VCMP mining of (poor, good) pairs from tutorial videos (``aesformer mine``)."""
@@ -211,14 +227,15 @@ class MineConfig(Section):
     aesthetic_weights: str | None = Field(
         None, description="local weights folder of a learned aesthetic scorer"
     )
-    trust_remote_code: bool = Field(
-        False,
-        description="allow a scorer whose model code ships with its weights (qalign); "
-        "off: such a scorer refuses to load",
-    )
+    trust_remote_code_for: str | None = Field(None, description=TRUST_REMOTE_CODE_HELP)
     min_viewfinder_match: float = Field(
         0.3, ge=-1, le=1, description="good photo vs last viewfinder preview: min correlation"
     )
+
+    @model_validator(mode="after")
+    def _check_remote_code(self) -> MineConfig:
+        check_remote_code_trust(self.trust_remote_code_for, self.aesthetic_weights)
+        return self
 
 
 # --------------------------------------------------------------------------- stage: align
@@ -892,9 +909,7 @@ class EvalConfig(Section):
     aesthetic_weights: str | None = Field(
         None, description="local weights folder of a learned aesthetic scorer"
     )
-    trust_remote_code: bool = Field(
-        False, description="allow qalign's checkpoint code to run (review it first)"
-    )
+    trust_remote_code_for: str | None = Field(None, description=TRUST_REMOTE_CODE_HELP)
     table_metrics: list[str] = Field(
         default_factory=lambda: [
             "aesthetic",
@@ -910,6 +925,11 @@ class EvalConfig(Section):
         min_length=1,
         description="columns of reports/eval/table.md",
     )
+
+    @model_validator(mode="after")
+    def _check_remote_code(self) -> EvalConfig:
+        check_remote_code_trust(self.trust_remote_code_for, self.aesthetic_weights)
+        return self
 
 
 # --------------------------------------------------------------------------- promote

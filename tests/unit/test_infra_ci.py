@@ -24,8 +24,13 @@ def _uses(job: dict) -> list[str]:
     return [step["uses"].split("@")[0] for step in job["steps"] if "uses" in step]
 
 
-def test_ci_entry_point_runs_make_test():
-    assert (REPO / ".ci/run").read_text().strip().splitlines()[-1] == "make test"
+def test_ci_entry_point_runs_make_test_then_the_audit():
+    commands = [
+        line
+        for line in (REPO / ".ci/run").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert commands[-2:] == ["make test", "make audit"]
 
 
 def test_every_push_lints_and_runs_all_tests_with_a_pip_cache():
@@ -33,7 +38,7 @@ def test_every_push_lints_and_runs_all_tests_with_a_pip_cache():
     assert "push" in ci["on"] and "pull_request" in ci["on"]
     test = ci["jobs"]["test"]
     assert "if" not in test
-    assert _runs(test) == ["make lint", "make test"]
+    assert _runs(test) == ["make lint", "make test", "make audit"]
     setup = next(s for s in test["steps"] if s.get("uses", "").startswith("actions/setup-python"))
     assert setup["with"]["cache"] == "pip"
 

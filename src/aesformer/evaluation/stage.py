@@ -111,7 +111,7 @@ def run_eval(
     )
     from aesformer.scoring.aesthetic import get_scorer
 
-    scorer = get_scorer(cfg.aesthetic_scorer, cfg.aesthetic_weights, cfg.trust_remote_code)
+    scorer = get_scorer(cfg.aesthetic_scorer, cfg.aesthetic_weights, cfg.trust_remote_code_for)
     grids = GridCollector(cfg.grid_items)
     result = run_benchmark(
         items, planner, editor_model, systems=cfg.systems, scorer=scorer, on_output=grids

@@ -296,7 +296,7 @@ def _mine_event(
     good_img = content_box(good_frame).crop(good_frame)
     diff = float(smooth(video.diff)[good.index])
     in_transition = any(good.index in w for w in windows)
-    scorer = get_scorer(cfg.aesthetic_scorer, cfg.aesthetic_weights, cfg.trust_remote_code)
+    scorer = get_scorer(cfg.aesthetic_scorer, cfg.aesthetic_weights, cfg.trust_remote_code_for)
     verdict = filter_good(
         good_img, cfg, scorer, diff, in_transition, _last_preview(video, event, ui)
     )

@@ -7,7 +7,7 @@ embedding + an MLP head, scores ~1..10) and ``qalign`` (Q-Align / ``q-future/one
 aesthetics task, 1..5). Without weights they raise :class:`ScorerUnavailable` at build time,
 so a misconfiguration fails before any video is mined. Weights load as safetensors only (no
 pickle); Q-Align's model code ships with its checkpoint, so it loads only when
-``mine.trust_remote_code`` is true.
+``trust_remote_code_for`` (``mine`` / ``eval``) names that exact ``aesthetic_weights`` value.
 """
 
 from __future__ import annotations
@@ -99,14 +99,18 @@ class QAlignScorer:
             raise ScorerUnavailable(f"{weights}: not a Q-Align checkpoint folder")
         if not trust_remote_code:
             raise ScorerUnavailable(
-                "qalign runs model code shipped with its weights; set mine.trust_remote_code: "
-                "true to allow it (review the checkpoint's code first)"
+                "qalign runs model code shipped with its weights; set trust_remote_code_for "
+                f"(mine / eval) to exactly {str(weights)!r}, the aesthetic_weights, to allow it "
+                "(review the checkpoint's code first)"
             )
         import torch
         from transformers import AutoModelForCausalLM
 
         self.model = AutoModelForCausalLM.from_pretrained(
-            weights, trust_remote_code=True, torch_dtype=torch.float32, use_safetensors=True
+            weights,
+            trust_remote_code=trust_remote_code,
+            torch_dtype=torch.float32,
+            use_safetensors=True,
         ).eval()
 
     def __call__(self, image: np.ndarray) -> dict[str, float]:
@@ -117,14 +121,15 @@ class QAlignScorer:
         return {"aesthetic": score, "qalign_aesthetic": score}
 
 
-Builder = Callable[[str | None, bool], AestheticScorer]
+Builder = Callable[[str | None, str | None], AestheticScorer]
 
 
 def _learned(build: Callable[[Path, bool], AestheticScorer]) -> Builder:
-    def builder(weights: str | None, trust_remote_code: bool) -> AestheticScorer:
+    def builder(weights: str | None, trust_remote_code_for: str | None) -> AestheticScorer:
         if not weights:
             raise ScorerUnavailable("this scorer needs mine.aesthetic_weights (a local folder)")
-        return build(Path(weights), trust_remote_code)
+        # remote code only for the exact model named: the same string, not a similar path
+        return build(Path(weights), trust_remote_code_for == weights)
 
     return builder
 
@@ -138,9 +143,11 @@ SCORERS: dict[str, Builder] = {
 
 @cache
 def get_scorer(
-    name: str, weights: str | None = None, trust_remote_code: bool = False
+    name: str, weights: str | None = None, trust_remote_code_for: str | None = None
 ) -> AestheticScorer:
-    """Scorer ``name``, built once per process; learned scorers need ``weights``."""
+    """Scorer ``name``, built once per process; learned scorers need ``weights``; a scorer that
+    runs code shipped with its weights (qalign) runs it only when ``trust_remote_code_for`` is
+    exactly ``weights``."""
     if name not in SCORERS:
         raise ValueError(f"unknown aesthetic scorer {name!r}; known: {sorted(SCORERS)}")
-    return SCORERS[name](weights, trust_remote_code)
+    return SCORERS[name](weights, trust_remote_code_for)
