@@ -966,6 +966,15 @@ def main(argv: list[str] | None = None) -> None:
         where = f"{exc.filename}: " if exc.filename else ""
         typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
         sys.exit(2)
+    except Exception as exc:
+        # MLflow's own errors (a tracking server down, a registry refusal): one line too. If
+        # mlflow was never imported, the error cannot be one of them.
+        mlflow_errors = sys.modules.get("mlflow.exceptions")
+        if mlflow_errors is None or not isinstance(exc, mlflow_errors.MlflowException):
+            raise
+        first = str(exc.message).strip().splitlines()[0] if str(exc.message).strip() else ""
+        typer.echo(f"error: MLflow: {first or type(exc).__name__}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -72,3 +72,14 @@ def test_bad_option_value_is_a_usage_error():
     proc = cli("corpus", "--videos", "0")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "--videos" in proc.stderr
+
+
+def test_an_unreachable_tracking_server_is_one_error_line(tmp_path, monkeypatch):
+    from tests.servers import free_port
+
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")  # nobody there
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    proc = cli("corpus", "--out", "data/raw", "--videos", "1", cwd=tmp_path)
+    assert_one_line_error(proc, "error: MLflow: ", "Connection refused")

@@ -145,22 +145,44 @@ def staging_versions(client: Any, cfg: PromoteConfig) -> dict[str, str] | None:
     return found
 
 
+#: MLflow error codes that mean "no such model, version or alias" (anything else: the registry
+#: failed or is unreachable, which must never read as "nothing in staging").
+_ABSENT = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
+def _registry_failed(client: Any, exc: Exception) -> PromotionError:
+    where = getattr(client, "tracking_uri", None) or "the model registry"
+    return PromotionError(f"model registry at {where} failed or is unreachable: {exc}")
+
+
 def alias_version(client: Any, name: str, alias: str) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
         return str(client.get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in _ABSENT:
+            return None
+        raise _registry_failed(client, exc) from exc
 
 
 def _require_version(client: Any, name: str, version: str) -> Any:
+    """The model version, which must have completed its registration (status ``READY``)."""
     from mlflow.exceptions import MlflowException
 
     try:
-        return client.get_model_version(name, str(version))
+        found = client.get_model_version(name, str(version))
     except MlflowException as exc:
-        raise PromotionError(f"model {name} version {version}: not in the registry") from exc
+        if exc.error_code in _ABSENT:
+            raise PromotionError(f"model {name} version {version}: not in the registry") from exc
+        raise _registry_failed(client, exc) from exc
+    status = str(getattr(found, "status", "READY") or "READY")
+    if status != "READY":
+        raise PromotionError(
+            f"model {name} version {version}: registration not complete (status {status}); "
+            "only a READY version can be promoted"
+        )
+    return found
 
 
 def _tag_all(client: Any, versions: Mapping[str, str], tags: Mapping[str, Any]) -> None:
@@ -184,8 +206,11 @@ def promote(
     ``candidate_versions``: ``{thinker_model: v, editor_model: v}``. ``staging_metrics`` are the
     current staging pair's metrics *on the same release* (the eval stage evaluates both); when
     a pair is in staging but no metrics are given, the promotion is refused (it would compare
-    against nothing).
+    against nothing). A version must be READY (registration complete); a registry that fails
+    or cannot be reached is a :class:`PromotionError`, never read as "nothing in staging".
     """
+    from mlflow.exceptions import MlflowException
+
     wanted = {cfg.thinker_model, cfg.editor_model}
     if set(candidate_versions) != wanted:
         raise PromotionError(
@@ -217,10 +242,20 @@ def promote(
         or "none",
     }
     tags.update({f"eval.{k}": v for k, v in candidate_metrics.items() if _number(v) is not None})
-    _tag_all(client, candidate_versions, tags)
+    moved: list[str] = []
+    try:
+        _tag_all(client, candidate_versions, tags)
+        if decision.promote:
+            for name, version in candidate_versions.items():
+                client.set_registered_model_alias(name, cfg.staging_alias, str(version))
+                moved.append(f"{name}/{version}")
+    except MlflowException as exc:
+        done = f"{cfg.staging_alias} already moved for {', '.join(moved)} only: " if moved else ""
+        raise PromotionError(
+            f"promotion of {pair} not completed ({done}the registry failed: {exc}); "
+            f"check the {cfg.staging_alias} aliases when the registry is back"
+        ) from exc
     if decision.promote:
-        for name, version in candidate_versions.items():
-            client.set_registered_model_alias(name, cfg.staging_alias, str(version))
         log.info("promotion: %s -> %s (%s)", pair, cfg.staging_alias, decision.message())
     else:
         log.warning("promotion of %s %s", pair, decision.message())

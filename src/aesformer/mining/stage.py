@@ -125,6 +125,8 @@ def _load_cache(out: Path, key: str) -> list[VideoResult]:
     """Every successful cache entry under ``key``, ordered by video id."""
     results = []
     for path in sorted((out / "cache" / key).glob("*.json")):
+        if path.name.startswith("."):  # an atomic write's temporary file (a killed run's)
+            continue
         try:
             results.append(VideoResult.from_json(path.read_text(encoding="utf-8")))
         except (ValueError, KeyError) as exc:

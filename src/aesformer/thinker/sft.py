@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 CHECKPOINTS = "checkpoints"
 RUN_KEY_FILE = "RUN_KEY"  # in checkpoints/: which params, base and data the checkpoints belong to
 INFO_FILE = "sft_info.json"
+TRAINER_STATE = "trainer_state.json"  # transformers writes it last into each checkpoint folder
 #: Parameter-name fragments of the vision tower (patch embedding, blocks, merger, deepstack mergers).
 VISION_PREFIX = "visual."
 
@@ -245,13 +246,27 @@ def claim_checkpoints(out: Path, key: str, resume: bool, stage: str) -> Path | N
 
 
 def last_checkpoint(checkpoints: Path) -> Path | None:
-    """The newest ``checkpoint-<step>`` folder that holds trainer state, or ``None``."""
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest complete ``checkpoint-<step>`` folder, or ``None``.
 
+    The trainer writes ``trainer_state.json`` last (after the weights, optimizer, scheduler and
+    RNG states) and not atomically: a folder whose state file is missing or does not parse was
+    cut short by a kill and is skipped (transformers' ``get_last_checkpoint`` would pick it).
+    """
     if not checkpoints.is_dir():
         return None
-    found = get_last_checkpoint(str(checkpoints))
-    return Path(found) if found else None
+    steps = []
+    for folder in checkpoints.glob("checkpoint-*"):
+        step = folder.name.rsplit("-", 1)[1]
+        if folder.is_dir() and step.isdigit():
+            steps.append((int(step), folder))
+    for _, folder in sorted(steps, reverse=True):
+        try:
+            json.loads((folder / TRAINER_STATE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            log.warning("%s is incomplete (no readable %s): not resumed", folder, TRAINER_STATE)
+            continue
+        return folder
+    return None
 
 
 def evaluate_split(
