@@ -22,6 +22,14 @@ def test_manifest_of_s3_uris(tmp_path, monkeypatch):
     with seaweedfs_s3(tmp_path / "s3") as s3:
         client = s3_client_with_bucket(s3, "videos")
         client.upload_file(str(video), "videos", "tutorials/a.mp4")
+        # a long-lived worker whose boto3 default session already cached other credentials
+        import boto3
+
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # restored after the test
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "stale")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "stale")
+        boto3.setup_default_session()
+        assert boto3.DEFAULT_SESSION.get_credentials().access_key == "stale"
         # what a worker gets: credentials and endpoint from the environment, never from params
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3["aws_access_key_id"])
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3["aws_secret_access_key"])

@@ -96,7 +96,9 @@ def _remote(uri: str, video_id: str, sha: str | None, download_dir: Path) -> Vid
                 import boto3
 
                 tmp = dest.with_name(f".{dest.name}.partial")
-                boto3.client("s3").download_file(bucket, key, str(tmp))
+                # a new session each time: boto3's default session caches the credentials it
+                # first found, so a long-lived worker would never see rotated ones
+                boto3.session.Session().client("s3").download_file(bucket, key, str(tmp))
                 tmp.replace(dest)
             except Exception as exc:  # noqa: BLE001 - any client error is one reject reason
                 return VideoInput(video_id, uri, reason="download_failed", detail=str(exc)[:300])
