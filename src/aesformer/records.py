@@ -102,6 +102,12 @@ class RejectRecord(Record):
     pair_id: str | None = None
     detail: str = ""
 
+    @classmethod
+    def bad_line(cls, stage: str, path: Path, number: int, error: str) -> RejectRecord:
+        """The ``bad_record`` reject of a JSONL line (``source`` = ``file:line``), as
+        :func:`read_jsonl_lenient` reports it."""
+        return cls(stage=stage, reason="bad_record", source=f"{path}:{number}", detail=error)
+
 
 def pair_id(video_sha256: str, good_time_s: float) -> str:
     """Deterministic pair id: uuid5 of the video's sha256 and the good frame's time (ms)."""

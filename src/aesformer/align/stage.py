@@ -61,14 +61,7 @@ def run(
     rejects: list[RejectRecord] = []
     for number, pair in track(lines, description="align"):
         if isinstance(pair, str):
-            rejects.append(
-                RejectRecord(
-                    stage=STAGE,
-                    reason=Reason.BAD_RECORD.value,
-                    source=f"{pairs_file}:{number}",
-                    detail=pair,
-                )
-            )
+            rejects.append(RejectRecord.bad_line(STAGE, pairs_file, number, pair))
             continue
         result = _check(pair, pairs_dir, cfg, detector)
         if isinstance(result, RejectRecord):

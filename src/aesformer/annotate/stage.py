@@ -106,14 +106,7 @@ def run(
     try:
         for number, item in track(lines, description="annotate"):
             if isinstance(item, str):
-                rejects.append(
-                    RejectRecord(
-                        stage=STAGE,
-                        reason=Reason.BAD_RECORD.value,
-                        source=f"{pairs_file}:{number}",
-                        detail=item,
-                    )
-                )
+                rejects.append(RejectRecord.bad_line(STAGE, pairs_file, number, item))
                 continue
             prepared = _prepare(item, pairs_dir, cfg, locator)
             if isinstance(prepared, RejectRecord):
