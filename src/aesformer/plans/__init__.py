@@ -27,6 +27,7 @@ from aesformer.plans.schema import (
     format_ok,
     invalid_action_reason,
     parse,
+    plan_problem,
     render,
 )
 
@@ -48,5 +49,6 @@ __all__ = [
     "format_ok",
     "invalid_action_reason",
     "parse",
+    "plan_problem",
     "render",
 ]

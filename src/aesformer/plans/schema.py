@@ -284,6 +284,23 @@ def parse(text: str) -> ParseResult:
     return ParseResult(Plan(**actions), (), actions)
 
 
+def plan_problem(plan: Mapping[str, str] | None, plan_text: str) -> str | None:
+    """Why a pair's ``plan`` / ``plan_text`` cannot be trained on, or ``None``: the text must
+    parse (seven tagged dimensions in order, no stray or injected tags) and ``plan`` (when
+    given) must hold the same actions, keyed in plan order. Used by ``split`` (per-pair
+    rejects), the data-quality gate and the release export."""
+    parsed = parse(plan_text)
+    if parsed.plan is None:
+        return f"plan_text does not parse: {parsed.describe()}"
+    if plan is None:
+        return None
+    if list(plan) != list(DIMENSION_KEYS):
+        return f"plan keys {list(plan)} are not the dimensions in plan order {list(DIMENSION_KEYS)}"
+    if parsed.plan.to_dict() != dict(plan):
+        return "plan differs from the parsed plan_text"
+    return None
+
+
 def format_ok(text: str) -> bool:
     """The format reward's check (strict): the text parses with no problem at all.
 

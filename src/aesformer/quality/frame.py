@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from aesformer.config import GateConfig
 from aesformer.fileio import UnreadableImage, inside, read_bgr
-from aesformer.plans import format_ok, parse
+from aesformer.plans import format_ok, plan_problem
 from aesformer.quality.phash import near_duplicates_across, phash
 from aesformer.records import PairRecord
 
@@ -207,10 +207,7 @@ def _probe_image(root: Path, relative: object) -> dict[str, Any]:
 def _plan_matches_text(plan: object, text: object) -> bool:
     if not isinstance(plan, dict) or not isinstance(text, str):
         return False
-    parsed = parse(text)
-    if parsed.plan is None:
-        return False
-    return list(plan.items()) == list(parsed.plan.to_dict().items())
+    return plan_problem(plan, text) is None
 
 
 __all__ = ["IMAGE_ROLES", "RECORD_COLUMNS", "build_frame", "derived_columns", "score_column"]

@@ -34,7 +34,7 @@ from aesformer.config import ReleaseConfig
 from aesformer.errors import InputError, OutputError
 from aesformer.fileio import UnreadableImage, inside, sha256_file
 from aesformer.fileio import write_text as atomic_write_text
-from aesformer.plans import DIMENSION_KEYS, PLANNER_INSTRUCTION, PLANNER_PROMPT, parse
+from aesformer.plans import DIMENSION_KEYS, PLANNER_INSTRUCTION, PLANNER_PROMPT, plan_problem
 from aesformer.records import PairRecord, read_jsonl_lenient
 from aesformer.release import layout
 
@@ -180,12 +180,8 @@ def _check(pair: PairRecord, split_dir: Path, where: str) -> ReleasePair | str:
         return f"{who}: no split (run the split stage first)"
     if pair.split in layout.TRAINING_SPLITS and (pair.plan is None or pair.plan_text is None):
         return f"{who}: {pair.split} pair without plan / plan_text (run annotate first)"
-    if pair.plan_text is not None:
-        parsed = parse(pair.plan_text)
-        if not parsed.ok:
-            return f"{who}: plan_text does not parse: {parsed.describe()}"
-        if pair.plan is not None and parsed.plan.to_dict() != dict(pair.plan):
-            return f"{who}: plan differs from the parsed plan_text"
+    if pair.plan_text is not None and (problem := plan_problem(pair.plan, pair.plan_text)):
+        return f"{who}: {problem}"
     sources: dict[str, Path] = {}
     for role, relative in (("poor", pair.poor_image), ("good", pair.good_image)):
         try:

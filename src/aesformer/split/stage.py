@@ -30,7 +30,7 @@ from typing import Any
 from aesformer.config import SplitConfig
 from aesformer.errors import OutputError
 from aesformer.fileio import UnreadableImage, place_files
-from aesformer.plans import DIMENSION_KEYS, NO_CHANGE, parse
+from aesformer.plans import DIMENSION_KEYS, NO_CHANGE, parse, plan_problem
 from aesformer.records import (
     PairRecord,
     RejectRecord,
@@ -174,17 +174,3 @@ def _reject(
 
 
 __all__ = ["STAGE", "Reason", "run", "split_statistics"]
-
-
-def plan_problem(plan: dict[str, str], plan_text: str) -> str | None:
-    """Why a pair's ``plan`` / ``plan_text`` cannot be trained on, or ``None``: the text must
-    parse (:func:`aesformer.plans.parse`: seven tagged dimensions in order, no stray or injected
-    tags) and ``plan`` must hold the same actions, keyed in plan order."""
-    parsed = parse(plan_text)
-    if not parsed.ok:
-        return f"plan_text does not parse: {parsed.describe()}"
-    if list(plan) != list(DIMENSION_KEYS):
-        return f"plan keys {list(plan)} are not the dimensions in plan order {list(DIMENSION_KEYS)}"
-    if parsed.plan.to_dict() != plan:
-        return "plan differs from the parsed plan_text"
-    return None
