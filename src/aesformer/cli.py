@@ -661,18 +661,14 @@ def reconstruct_cmd(
     (each named on stderr; the others are still written).
     """
     cfg = _load(params, profile)
-    from aesformer.evaluation.models import (
-        PyfuncEditor,
-        PyfuncPlanner,
-        load_pyfunc,
-        resolve_version,
-    )
+    from aesformer.evaluation.models import PyfuncEditor, PyfuncPlanner, load_pyfunc
+    from aesformer.evaluation.promotion import resolve_pair
     from aesformer.evaluation.reconstruct import reconstruct
     from aesformer.tracking import resolve_tracking_uri, use_tracking_uri
 
     use_tracking_uri(resolve_tracking_uri(cfg.tracking, project_root()))
     client = _registry_client(cfg)
-    pinned = [resolve_version(client, uri) for uri in (thinker, editor)]  # fail before loading
+    pinned = resolve_pair(client, thinker, editor, cfg.promote)  # fail before loading
     planner, editing = (
         PyfuncPlanner(load_pyfunc(f"models:/{pinned[0][0]}/{pinned[0][1]}")),
         PyfuncEditor(load_pyfunc(f"models:/{pinned[1][0]}/{pinned[1][1]}")),
@@ -708,7 +704,9 @@ def compose_cmd(
 
     use_tracking_uri(resolve_tracking_uri(cfg.tracking, project_root()))
     with stage_run("compose", cfg.tracking, root=project_root()):
-        version = register_composite(thinker, editor, _registry_client(cfg))
+        version = register_composite(
+            thinker, editor, _registry_client(cfg), promote_cfg=cfg.promote
+        )
     typer.echo(
         f"models:/{version.name}/{version.version} (thinker v{version.tags['thinker_version']}, "
         f"editor v{version.tags['editor_version']})"

@@ -13,7 +13,11 @@ from aesformer.evaluation.promotion import (
     alias_version,
     decide,
     promote,
+    promote_from_report,
     promote_to_production,
+    recorded_pair,
+    resolve_pair,
+    staging_versions,
 )
 from tests.unit.test_cli import REPO, assert_one_line_error, cli
 
@@ -140,6 +144,88 @@ def test_unknown_versions_and_half_pairs_are_errors(client):
     client.set_registered_model_alias("aesthinker", "staging", "1")
     with pytest.raises(PromotionError, match="only aesthinker has the alias 'staging'"):
         promote(client, pair("2", "2"), GOOD, GOOD, CFG, release_version="1", git_commit="a")
+
+
+class FailingAt:
+    """The real client, whose ``method`` raises the registry's error on its ``nth`` call (the
+    registry going away between two writes of one promotion)."""
+
+    def __init__(self, client: MlflowClient, method: str, nth: int) -> None:
+        self.client, self.method, self.nth, self.calls = client, method, nth, 0
+
+    def __getattr__(self, name: str):
+        real = getattr(self.client, name)
+        if name != self.method:
+            return real
+
+        def call(*args, **kwargs):
+            self.calls += 1
+            if self.calls == self.nth:
+                from mlflow.exceptions import MlflowException
+
+                raise MlflowException("registry unreachable", error_code="INTERNAL_ERROR")
+            return real(*args, **kwargs)
+
+        return call
+
+
+STAGED = ("models:/aesthinker@staging", "models:/aeseditor@staging")
+
+
+def test_interrupted_promotion_is_never_read_as_a_pair_and_a_rerun_finishes_it(client):
+    promote(client, pair("1", "1"), GOOD, None, CFG, release_version="1", git_commit="a")
+    assert recorded_pair(client, CFG) == pair("1", "1")
+    better = {**GOOD, "aesthetic": 0.7}
+    # the second alias move fails: one alias moved, the other not
+    faulty = FailingAt(client, "set_registered_model_alias", 2)
+    with pytest.raises(PromotionError, match=r"recorded but its staging aliases did not all move"):
+        promote(faulty, pair("2", "2"), better, GOOD, CFG, release_version="1", git_commit="b")
+    moved = {n: alias_version(client, n, "staging") for n in ("aesthinker", "aeseditor")}
+    assert sorted(moved.values()) == ["1", "2"]  # really mixed in the registry
+    assert recorded_pair(client, CFG) == pair("2", "2")
+    # no reader takes the mixed pair: eval's staging lookup, reconstruct / compose defaults
+    with pytest.raises(PromotionError, match="a promotion was interrupted"):
+        staging_versions(client, CFG)
+    with pytest.raises(PromotionError, match="promoted pair is aeseditor/2, aesthinker/2"):
+        resolve_pair(client, *STAGED, CFG)
+    # explicit versions still resolve; another candidate must wait for the pair to be finished
+    assert resolve_pair(client, "models:/aesthinker/1", "models:/aeseditor/3", CFG) == (
+        ("aesthinker", "1"),
+        ("aeseditor", "3"),
+    )
+    with pytest.raises(PromotionError, match="a promotion was interrupted"):
+        promote(client, pair("3", "3"), better, GOOD, CFG, release_version="1", git_commit="c")
+    # the same promotion again (here from its eval report, as `make run` does) finishes it
+    # without deciding again
+    evaluated = report(pair("2", "2"), better, GOOD, staged=pair("1", "1"))
+    resumed = promote_from_report(client, evaluated, CFG, git_commit="b")
+    assert resumed.resumed and not resumed.promote and "resumed" in resumed.message()
+    assert staging_versions(client, CFG) == pair("2", "2")
+    assert resolve_pair(client, *STAGED, CFG) == (("aesthinker", "2"), ("aeseditor", "2"))
+    again = promote(client, pair("2", "2"), {}, None, CFG, release_version="1", git_commit="b")
+    assert again.unchanged and not again.resumed
+
+
+def test_a_registry_failure_before_the_pair_record_leaves_staging_as_it_was(client):
+    promote(client, pair("1", "1"), GOOD, None, CFG, release_version="1", git_commit="a")
+    faulty = FailingAt(client, "set_registered_model_tag", 1)
+    with pytest.raises(PromotionError, match="before the pair was recorded.*staging is unchanged"):
+        promote(
+            faulty, pair("2", "2"), {**GOOD, "aesthetic": 0.7}, GOOD, CFG,
+            release_version="1", git_commit="b",
+        )  # fmt: skip
+    assert staging_versions(client, CFG) == pair("1", "1") == recorded_pair(client, CFG)
+
+
+def test_aliases_without_a_pair_record_still_read_as_a_pair(client):
+    """Aliases set by hand (or before pair records existed): read as they are."""
+    for name in ("aesthinker", "aeseditor"):
+        client.set_registered_model_alias(name, "staging", "2")
+    assert recorded_pair(client, CFG) is None
+    assert staging_versions(client, CFG) == pair("2", "2")
+    client.set_registered_model_tag("aesthinker", "aesformer.pair.staging", "not json")
+    with pytest.raises(PromotionError, match="not a pair record"):
+        staging_versions(client, CFG)
 
 
 def test_production_requires_staging(client):

@@ -26,6 +26,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 
+from aesformer.config import PromoteConfig
 from aesformer.evaluation.models import first_output
 
 log = logging.getLogger(__name__)
@@ -116,15 +117,17 @@ def register_composite(
     name: str = REGISTERED_NAME,
     max_image_bytes: int = MAX_IMAGE_BYTES,
     max_image_pixels: int = MAX_IMAGE_PIXELS,
+    promote_cfg: PromoteConfig | None = None,
 ) -> Any:
     """Register a new version of ``name`` pinning the versions the two URIs resolve to now
-    (tags ``thinker_version`` / ``editor_version``); returns the ``ModelVersion``."""
-    from aesformer.evaluation.models import resolve_version
+    (tags ``thinker_version`` / ``editor_version``); returns the ``ModelVersion``. Two
+    ``@staging`` URIs are read as one pair (``promote_cfg``'s models and alias): a mixed pair
+    left by an interrupted promotion is refused."""
+    from aesformer.evaluation.promotion import resolve_pair
     from aesformer.tracking import pinned_requirements
 
-    (t_name, t_version), (e_name, e_version) = (
-        resolve_version(client, thinker_uri),
-        resolve_version(client, editor_uri),
+    (t_name, t_version), (e_name, e_version) = resolve_pair(
+        client, thinker_uri, editor_uri, promote_cfg or PromoteConfig()
     )
     tags = {
         "thinker": t_name,

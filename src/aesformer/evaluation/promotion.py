@@ -13,13 +13,22 @@ must pass:
 :func:`decide` is pure. :func:`promote` applies a decision in the MLflow registry: it moves the
 ``staging`` alias of both models together (aliases, not the deprecated stages) and records on
 every candidate version, promoted or refused, the decision, the reasons, the metrics
-(``eval.<metric>``), the release version and the git commit. A refused promotion's message
+(``eval.<metric>``), the release version and the git commit.
+
+MLflow moves one alias at a time, so a promotion is made atomic by a **pair record**: one
+registered-model tag on the thinker model (``aesformer.pair.<alias>``, the JSON
+``{model: version}`` of both) written in a single call *before* the aliases move. The record is
+the commit point; :func:`staging_versions` (and every reader of ``@staging``: eval,
+``aesformer reconstruct``, ``aesformer compose``) refuses aliases that disagree with it, so an
+interrupted promotion never serves a mixed pair, and re-running the same promotion finishes
+moving the aliases (:attr:`Decision.resumed`). A refused promotion's message
 says which metric failed and by how much. :func:`promote_to_production` is the separate,
 explicit step; it requires the version to hold the staging alias.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Mapping
@@ -55,12 +64,18 @@ class Decision:
     first: bool  # nothing was in staging
     checks: list[Check] = field(default_factory=list)
     unchanged: bool = False  # the candidate pair already holds staging: nothing was done
+    resumed: bool = False  # an interrupted promotion of this pair was finished (aliases moved)
 
     @property
     def failed(self) -> list[Check]:
         return [c for c in self.checks if not c.passed]
 
     def message(self) -> str:
+        if self.resumed:
+            return (
+                "resumed: the pair was promoted before but its staging aliases had not all "
+                "moved (an interrupted promotion); they hold the pair now"
+            )
         if self.unchanged:
             return "unchanged: the pair already holds the staging aliases"
         if self.promote:
@@ -73,6 +88,7 @@ class Decision:
             "promote": self.promote,
             "first": self.first,
             "unchanged": self.unchanged,
+            "resumed": self.resumed,
             "message": self.message(),
             "checks": [c.__dict__ for c in self.checks],
         }
@@ -127,14 +143,67 @@ def decide(
 
 
 # ------------------------------------------------------------------ the registry
-def staging_versions(client: Any, cfg: PromoteConfig) -> dict[str, str] | None:
-    """``{model: version}`` of the pair holding the staging alias, or ``None`` if neither has it.
-    A half-set pair (one model only) is an error: staging is always moved for both."""
+def pair_record_key(cfg: PromoteConfig) -> str:
+    """The thinker model's tag holding the promoted pair of alias ``cfg.staging_alias``."""
+    return f"aesformer.pair.{cfg.staging_alias}"
+
+
+def _pair_text(pair: Mapping[str, str] | None) -> str:
+    return ", ".join(f"{k}/{v}" for k, v in sorted((pair or {}).items())) or "nothing"
+
+
+def recorded_pair(client: Any, cfg: PromoteConfig) -> dict[str, str] | None:
+    """The pair the last promotion committed to (the pair record), ``None`` if there is none."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        tags = client.get_registered_model(cfg.thinker_model).tags or {}
+    except MlflowException as exc:
+        if exc.error_code in _ABSENT:
+            return None
+        raise _registry_failed(client, exc) from exc
+    raw = tags.get(pair_record_key(cfg))
+    if not raw:
+        return None
+    try:
+        pair = {str(k): str(v) for k, v in json.loads(raw).items()}
+    except (ValueError, AttributeError) as exc:
+        raise PromotionError(
+            f"model {cfg.thinker_model} tag {pair_record_key(cfg)}: not a pair record ({raw!r})"
+        ) from exc
+    if set(pair) != {cfg.thinker_model, cfg.editor_model}:
+        raise PromotionError(
+            f"model {cfg.thinker_model} tag {pair_record_key(cfg)} names {sorted(pair)}, "
+            f"not {sorted({cfg.thinker_model, cfg.editor_model})}"
+        )
+    return pair
+
+
+def _alias_pair(client: Any, cfg: PromoteConfig) -> dict[str, str]:
     found = {}
     for name in (cfg.thinker_model, cfg.editor_model):
         version = alias_version(client, name, cfg.staging_alias)
         if version is not None:
             found[name] = version
+    return found
+
+
+def staging_versions(client: Any, cfg: PromoteConfig) -> dict[str, str] | None:
+    """``{model: version}`` of the pair holding the staging alias, or ``None`` if neither has it.
+
+    A half-set pair (one model only) is an error: staging is always moved for both. Aliases
+    that disagree with the pair record are an error too (a promotion was interrupted between
+    the two alias moves, or an alias was moved by hand): the mixed pair is never used.
+    """
+    found = _alias_pair(client, cfg)
+    record = recorded_pair(client, cfg)
+    if record is not None and found != record:
+        raise PromotionError(
+            f"the {cfg.staging_alias!r} aliases hold {_pair_text(found)} but the promoted pair "
+            f"is {_pair_text(record)} (a promotion was interrupted, or an alias was moved by "
+            "hand): re-run the promotion of that pair to finish it, or promote another pair "
+            "after moving both aliases back"
+        )
     if not found:
         return None
     if len(found) == 1:
@@ -143,6 +212,28 @@ def staging_versions(client: Any, cfg: PromoteConfig) -> dict[str, str] | None:
             "pair; set both aliases by hand or promote a pair"
         )
     return found
+
+
+def resolve_pair(
+    client: Any, thinker_uri: str, editor_uri: str, cfg: PromoteConfig
+) -> tuple[tuple[str, str], tuple[str, str]]:
+    """``((thinker, version), (editor, version))`` the two model URIs point at now. When both
+    name the staging alias of the configured models, the pair is read with
+    :func:`staging_versions` (so a mixed pair is refused); otherwise each URI on its own."""
+    from aesformer.errors import InputError
+    from aesformer.evaluation.models import parse_uri, resolve_version
+
+    (t_name, _, t_alias), (e_name, _, e_alias) = parse_uri(thinker_uri), parse_uri(editor_uri)
+    staged = t_alias == e_alias == cfg.staging_alias
+    if staged and (t_name, e_name) == (cfg.thinker_model, cfg.editor_model):
+        pair = staging_versions(client, cfg)
+        if pair is None:
+            raise InputError(
+                f"{thinker_uri}, {editor_uri}: nothing in {cfg.staging_alias} yet (promote a "
+                "pair first, or name versions: models:/<name>/<version>)"
+            )
+        return (t_name, pair[t_name]), (e_name, pair[e_name])
+    return resolve_version(client, thinker_uri), resolve_version(client, editor_uri)
 
 
 #: MLflow error codes that mean "no such model, version or alias" (anything else: the registry
@@ -218,6 +309,10 @@ def promote(
         )
     for name, version in candidate_versions.items():
         _require_version(client, name, version)
+    wanted_pair = {k: str(v) for k, v in candidate_versions.items()}
+    resumed = _resume(client, wanted_pair, cfg)
+    if resumed is not None:
+        return resumed
     current = staging_versions(client, cfg)
     if current is not None and {k: str(v) for k, v in candidate_versions.items()} == current:
         log.info("promotion: %s already holds staging", current)
@@ -242,24 +337,52 @@ def promote(
         or "none",
     }
     tags.update({f"eval.{k}": v for k, v in candidate_metrics.items() if _number(v) is not None})
-    moved: list[str] = []
     try:
         _tag_all(client, candidate_versions, tags)
-        if decision.promote:
-            for name, version in candidate_versions.items():
-                client.set_registered_model_alias(name, cfg.staging_alias, str(version))
-                moved.append(f"{name}/{version}")
+        if decision.promote:  # the commit point: one write of the pair record
+            client.set_registered_model_tag(
+                cfg.thinker_model, pair_record_key(cfg), json.dumps(wanted_pair, sort_keys=True)
+            )
     except MlflowException as exc:
-        done = f"{cfg.staging_alias} already moved for {', '.join(moved)} only: " if moved else ""
         raise PromotionError(
-            f"promotion of {pair} not completed ({done}the registry failed: {exc}); "
-            f"check the {cfg.staging_alias} aliases when the registry is back"
+            f"promotion of {pair} not completed: the registry failed before the pair was "
+            f"recorded ({exc}); {cfg.staging_alias} is unchanged"
         ) from exc
+    if decision.promote:
+        _move_aliases(client, wanted_pair, cfg)
     if decision.promote:
         log.info("promotion: %s -> %s (%s)", pair, cfg.staging_alias, decision.message())
     else:
         log.warning("promotion of %s %s", pair, decision.message())
     return decision
+
+
+def _resume(client: Any, pair: Mapping[str, str], cfg: PromoteConfig) -> Decision | None:
+    """Finish an interrupted promotion of ``pair``: it was recorded (the commit point) but its
+    aliases did not all move. ``None`` when there is nothing of ``pair`` to finish."""
+    if recorded_pair(client, cfg) != pair or _alias_pair(client, cfg) == pair:
+        return None
+    _move_aliases(client, pair, cfg)
+    log.warning("promotion: finished the interrupted promotion of %s", _pair_text(pair))
+    return Decision(False, False, unchanged=True, resumed=True)
+
+
+def _move_aliases(client: Any, pair: Mapping[str, str], cfg: PromoteConfig) -> None:
+    """Point ``cfg.staging_alias`` of each model at its version in ``pair`` (recorded already)."""
+    from mlflow.exceptions import MlflowException
+
+    moved: list[str] = []
+    try:
+        for name, version in sorted(pair.items()):
+            client.set_registered_model_alias(name, cfg.staging_alias, str(version))
+            moved.append(f"{name}/{version}")
+    except MlflowException as exc:
+        done = f" (moved so far: {', '.join(moved)})" if moved else ""
+        raise PromotionError(
+            f"promotion of {_pair_text(pair)} recorded but its {cfg.staging_alias} aliases did "
+            f"not all move{done}: the registry failed ({exc}). Readers of {cfg.staging_alias} "
+            "refuse the mixed pair until the same promotion is run again, which finishes it"
+        ) from exc
 
 
 def promote_to_production(client: Any, name: str, version: str, cfg: PromoteConfig) -> str:
@@ -341,6 +464,9 @@ def promote_from_report(
             raise PromotionError(
                 f"the eval report is for {evaluated}, not {asked}: run eval on these versions"
             )
+    resumed = _resume(client, evaluated, cfg)
+    if resumed is not None:
+        return resumed
     current = staging_versions(client, cfg)
     if current == evaluated:  # promoted already (e.g. a second `make run`): nothing to compare
         log.info("promotion: %s already holds staging", current)
