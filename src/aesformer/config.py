@@ -126,7 +126,7 @@ class CorpusConfig(Section):
 
 TRUST_REMOTE_CODE_HELP = (
     "the exact aesthetic_weights value (checkpoint folder) whose shipped model code may run "
-    "(qalign; review that code first); null: no scorer runs remote code"
+    "(qalign, artimuse; review that code first); null: no scorer runs remote code"
 )
 
 
@@ -138,6 +138,9 @@ def check_remote_code_trust(trusted: str | None, weights: str | None) -> None:
             f"trust_remote_code_for names {trusted!r} but aesthetic_weights is {weights!r}: "
             "remote code is trusted only for the exact model named"
         )
+
+
+AestheticScorerName = Literal["photographic", "laion", "qalign", "artimuse"]
 
 
 # --------------------------------------------------------------------------- stage: mine
@@ -221,7 +224,7 @@ class MineConfig(Section):
     min_aesthetic: float = Field(
         0.0, description="good image: min aesthetic score (scorer's own scale)"
     )
-    aesthetic_scorer: Literal["photographic", "laion", "qalign"] = Field(
+    aesthetic_scorer: AestheticScorerName = Field(
         "photographic", description="aesthetic scorer of the good image"
     )
     aesthetic_weights: str | None = Field(
@@ -903,13 +906,19 @@ class EvalConfig(Section):
         True, description="also evaluate the pair in staging on the same pairs (for promotion)"
     )
     grid_items: int = Field(4, ge=0, le=64, description="pairs shown in the image grids")
-    aesthetic_scorer: Literal["photographic", "laion", "qalign"] = Field(
+    aesthetic_scorer: AestheticScorerName = Field(
         "photographic", description="no-reference aesthetic scorer (learned ones need weights)"
     )
     aesthetic_weights: str | None = Field(
         None, description="local weights folder of a learned aesthetic scorer"
     )
     trust_remote_code_for: str | None = Field(None, description=TRUST_REMOTE_CODE_HELP)
+    lpips_weights: str | None = Field(
+        None,
+        pattern=r"\.safetensors$",
+        description="LPIPS (AlexNet v0.1) weights, one .safetensors file made by "
+        "scripts/convert_lpips.py; set: every system gets an lpips metric (lower is better)",
+    )
     table_metrics: list[str] = Field(
         default_factory=lambda: [
             "aesthetic",

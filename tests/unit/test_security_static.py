@@ -195,12 +195,13 @@ def test_default_config_never_trusts_remote_code(profile, section, tmp_path, fro
     assert [c.get("trust_remote_code") for c in from_pretrained_spy] == [True]
 
 
-def test_a_similar_but_different_path_is_not_trusted(tmp_path, from_pretrained_spy):
+@pytest.mark.parametrize("scorer", ["qalign", "artimuse"])  # both run third-party model code
+def test_a_similar_but_different_path_is_not_trusted(scorer, tmp_path, from_pretrained_spy):
     weights = tmp_path / "one-align"
     weights.mkdir()
-    for named in (f"{weights}/", f"{tmp_path}/./one-align", "one-align"):
+    for named in (None, f"{weights}/", f"{tmp_path}/./one-align", "one-align"):
         with pytest.raises(ScorerUnavailable, match="trust_remote_code_for"):
-            get_scorer("qalign", str(weights), named)
+            get_scorer(scorer, str(weights), named)
     assert from_pretrained_spy == []
 
 

@@ -12,7 +12,9 @@ Systems (rows of the table), each producing an output photo from the poor photo:
 
 Per item and system: the metrics of :mod:`aesformer.evaluation.metrics` (aesthetics of the
 output, identity and scene consistency against the poor photo, SSIM/PSNR against the
-ground-truth good photo, edit distance); for ``pipeline`` also ``plan_format_validity``
+ground-truth good photo, edit distance; ``lpips`` against the ground-truth good photo, lower
+is better, only when a perceptual metric is given: no key otherwise); for ``pipeline`` also
+``plan_format_validity``
 (the shared plan parser accepts it) and ``plan_alignment`` (the per-dimension agreement with
 the ground-truth plan, the alignment reward's embedding judge). Means per system; ``identity``
 undefined (no face) is left out of its mean and counted in ``identity_missing``.
@@ -109,12 +111,24 @@ def plan_scores(text: str, reference: str, judge: Any) -> dict[str, float]:
     }
 
 
+class Perceptual(Protocol):
+    """A full-reference perceptual distance, e.g. :class:`~.perceptual.LPIPS`."""
+
+    def distance(self, output: np.ndarray, target: np.ndarray) -> float: ...
+
+
 def image_scores(
-    poor: np.ndarray, good: np.ndarray, output: np.ndarray, scorer: Any, detector: Any
+    poor: np.ndarray,
+    good: np.ndarray,
+    output: np.ndarray,
+    scorer: Any,
+    detector: Any,
+    perceptual: Perceptual | None = None,
 ) -> dict[str, float | None]:
+    """The image metrics of one output; ``lpips`` (vs the good photo) only with ``perceptual``."""
     aesthetic = m.aesthetic_scores(output, scorer)
     scene = m.scene_consistency(poor, output)
-    return {
+    scores: dict[str, float | None] = {
         "aesthetic": aesthetic["aesthetic"],
         "aesthetic_level": aesthetic.get("aesthetic_level", math.nan),
         "identity": m.identity_similarity(poor, output, detector),
@@ -123,6 +137,9 @@ def image_scores(
         **m.similarity(output, good),
         "edit_distance": m.edit_distance(poor, output),
     }
+    if perceptual is not None:
+        scores["lpips"] = perceptual.distance(output, good)
+    return scores
 
 
 def instruction_for(system: str, item: TestItem, planned: str | None) -> str | None:
@@ -143,11 +160,13 @@ def run_benchmark(
     systems: Iterable[str] = SYSTEMS,
     judge: Any = None,
     scorer: Any = None,
+    perceptual: Perceptual | None = None,
     on_output: Callable[[str, TestItem, np.ndarray, str | None], None] | None = None,
 ) -> dict[str, Any]:
     """Score ``systems`` on ``items``; returns ``{"systems": {name: means}, "items": rows,
     "errors": [...]}``. Systems other than ``identity`` need the editor, ``pipeline`` the
-    planner too. ``on_output(system, item, image, plan)`` sees every output (grids, files)."""
+    planner too. ``perceptual`` (LPIPS) adds ``lpips``. ``on_output(system, item, image, plan)``
+    sees every output (grids, files)."""
     from aesformer.faces import FaceCascadeDetector
 
     systems = list(systems)
@@ -177,7 +196,7 @@ def run_benchmark(
             instruction = instruction_for(system, item, planned)
             output = poor if instruction is None else editor.edit(poor, instruction)  # type: ignore[union-attr]
             row: dict[str, Any] = {"pair_id": item.pair_id, "system": system}
-            row.update(image_scores(poor, good, output, scorer, detector))
+            row.update(image_scores(poor, good, output, scorer, detector, perceptual))
             if system == "pipeline":
                 row.update(plan_scores(planned or "", item.plan_text, judge))
                 row["plan"] = planned

@@ -4,12 +4,13 @@ Images are BGR ``uint8`` arrays (OpenCV's layout), as everywhere in the project.
 
 | metric | function | range | definition |
 |---|---|---|---|
-| aesthetics (no reference) | :func:`aesthetic_scores` | 0..1 | ``scoring.aesthetic`` scorer (default ``photographic``: thirds placement 0.3, headroom 0.2, level horizon 0.2, exposure 0.15, sharpness 0.15; LAION / Q-Align when their weights are configured) |
+| aesthetics (no reference) | :func:`aesthetic_scores` | 0..1 | ``scoring.aesthetic`` scorer (default ``photographic``: thirds placement 0.3, headroom 0.2, level horizon 0.2, exposure 0.15, sharpness 0.15; LAION / Q-Align / ArtiMuse when their weights are configured, on their own scales) |
 | horizon level | in :func:`aesthetic_scores` (``aesthetic_level``) | 0..1 | 1 − \\|tilt\\| / 8°, clipped (``scoring.composition``) |
 | identity preservation | :func:`identity_similarity` | 0..1 | the largest face of each image (LBP cascade, ``aesformer.faces``), cropped, 128 px, uniform LBP (P=8, R=1) histograms on a 4x4 grid: 1 − ½·Σ\\|h₁ − h₂\\| (histogram intersection); ``None`` when either image has no face |
 | scene consistency | :func:`scene_consistency` | 0..1 | ``inliers``: ORB matches (ratio test 0.75) consistent with one RANSAC homography / ORB keypoints of the reference; ``global``: HSV colour-histogram correlation, clipped at 0 |
 | similarity to the target | :func:`similarity` | SSIM −1..1, PSNR dB | SSIM (scikit-image, grayscale, after resizing the output to the target's size) and PSNR (colour) |
 | edit distance | :func:`edit_distance` | 0..1 | mean absolute pixel difference / 255 (output vs input, resized): 0 means the photo was not changed |
+| learned perceptual distance | ``perceptual.LPIPS.distance`` | ≥ 0, lower is better | LPIPS v0.1 (AlexNet) vs the target, output resized; only when ``eval.lpips_weights`` is set |
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ staging, on the same pairs — and write the report promotion reads.
 - ``metrics.json`` — the eval report (docs/data-contracts.md#eval-report): ``release_version``,
   ``candidate`` / ``staging`` (versions + the pipeline system's means), ``systems`` (every
   system's means), ``errors``;
-- ``table.md`` — the comparison table (one row per system, ``staging`` last);
+- ``table.md`` — the comparison table (one row per system, ``staging`` last; an ``lpips``
+  column, lower is better, when ``eval.lpips_weights`` is set);
 - ``plan_dimensions.json`` — per-dimension plan alignment of candidate and staging (DVC plots);
 - ``grids/<pair_id>.png`` — poor | each system's output | good, for ``grid_items`` pairs.
 """
@@ -78,6 +79,15 @@ class GridCollector:
         return written
 
 
+def table_columns(cfg: EvalConfig) -> list[str]:
+    """``cfg.table_metrics``, plus ``lpips`` after ``psnr`` (else last) when LPIPS is on."""
+    columns = list(cfg.table_metrics)
+    if cfg.lpips_weights and "lpips" not in columns:
+        at = columns.index("psnr") + 1 if "psnr" in columns else len(columns)
+        columns.insert(at, "lpips")
+    return columns
+
+
 def _pair_models(uris: dict[str, str]) -> tuple[PyfuncPlanner, PyfuncEditor]:
     return PyfuncPlanner(load_pyfunc(uris["thinker"])), PyfuncEditor(load_pyfunc(uris["editor"]))
 
@@ -93,6 +103,11 @@ def run_eval(
     """Benchmark the candidate pair (and staging); write the outputs; return the report."""
     out = Path(out)
     items = load_test_items(release_dir, cfg.split, cfg.limit)
+    perceptual = None
+    if cfg.lpips_weights:  # before any model loads: a bad weights file fails fast
+        from aesformer.evaluation.perceptual import load_lpips
+
+        perceptual = load_lpips(cfg.lpips_weights)
     thinker = resolve_version(client, cfg.thinker_model_uri)
     editor = resolve_version(client, cfg.editor_model_uri)
     candidate_versions = {thinker[0]: thinker[1], editor[0]: editor[1]}
@@ -114,7 +129,13 @@ def run_eval(
     scorer = get_scorer(cfg.aesthetic_scorer, cfg.aesthetic_weights, cfg.trust_remote_code_for)
     grids = GridCollector(cfg.grid_items)
     result = run_benchmark(
-        items, planner, editor_model, systems=cfg.systems, scorer=scorer, on_output=grids
+        items,
+        planner,
+        editor_model,
+        systems=cfg.systems,
+        scorer=scorer,
+        perceptual=perceptual,
+        on_output=grids,
     )
     systems = dict(result["systems"])
     errors = list(result["errors"])
@@ -129,7 +150,14 @@ def run_eval(
                 "editor": f"models:/{promote_cfg.editor_model}/{current[promote_cfg.editor_model]}",
             }
         )
-        staged = run_benchmark(items, s_planner, s_editor, systems=["pipeline"], scorer=scorer)
+        staged = run_benchmark(
+            items,
+            s_planner,
+            s_editor,
+            systems=["pipeline"],
+            scorer=scorer,
+            perceptual=perceptual,
+        )
         errors += staged["errors"]
         systems["staging"] = staged["systems"]["pipeline"]
         staging = {"versions": current, "metrics": systems["staging"]}
@@ -158,7 +186,8 @@ def run_eval(
         )
     )
     write_text(
-        out / "table.md", header + "\n\n" + table_markdown(systems, cfg.table_metrics) + "\n"
+        out / "table.md",
+        header + "\n\n" + table_markdown(systems, table_columns(cfg)) + "\n",
     )
     dims = [
         {
