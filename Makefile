@@ -47,14 +47,19 @@ run: setup
 	@cat reports/eval/table.md
 	$(VENV)/bin/python flows/promote.py --no-eval || test $$? -eq 3
 
+# the suite in TEST_WORKERS pytest-xdist processes, one test file per process at a time (module
+# fixtures built once); TEST_WORKERS=0 runs it in this process (serially)
+TEST_WORKERS ?= 2
+PYTEST := $(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 test: setup
-	$(VENV)/bin/python -m pytest
+	$(PYTEST)
 
 test-unit: setup
-	$(VENV)/bin/python -m pytest -m unit
+	$(PYTEST) -m unit
 
 test-integration: setup
-	$(VENV)/bin/python -m pytest -m integration
+	$(PYTEST) -m integration
 
 lint: setup
 	$(VENV)/bin/ruff check src tests flows bench
