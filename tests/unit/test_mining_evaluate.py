@@ -191,3 +191,11 @@ def test_scene_text_on_the_true_photo_is_not_residue():
     lit = truth.copy()
     lit[80:, :] = 200
     assert residue_boxes(cleaned, dark_bottom, lit) == [(0, 95, 200, 100)]  # left-over band
+
+
+def test_a_box_over_most_of_the_photo_is_not_a_text_line():
+    """The detector sometimes joins faint left-overs into one region over the whole photo; a
+    line of overlay text is never a quarter of the photo tall."""
+    cleaned = np.full((100, 200, 3), 128, np.uint8)
+    boxes = [(0, 0, 199, 99), (0, 10, 200, 36), (20, 40, 180, 64)]
+    assert residue_boxes(cleaned, lambda _img: boxes) == [(20, 40, 180, 64)]

@@ -48,6 +48,10 @@ TextFinder = Callable[[np.ndarray], list[tuple[int, int, int, int]]]
 #: A residue box overlapping a box found on the true clean image by more than this (IoU) is the
 #: scene's own text-like content (OCR reads it on the clean photo too), not a left-over overlay.
 SCENE_TEXT_IOU = 0.3
+#: A box taller than this fraction of the image is not a line of text but a detector artefact
+#: (faint left-overs joined into one region: seen as a 902x677 box over a whole 902x677
+#: cleaned photo, "read" as 'PT'); overlay text lines (subtitles, UI labels) are far smaller.
+MAX_LINE_HEIGHT = 0.25
 
 
 def rapidocr_finder() -> TextFinder:
@@ -71,9 +75,11 @@ def rapidocr_finder() -> TextFinder:
 def residue_boxes(
     cleaned: np.ndarray, find: TextFinder, clean_truth: np.ndarray | None = None
 ) -> list[tuple[int, int, int, int]]:
-    """Text boxes on ``cleaned`` that are overlay residue: all of them, minus (when the true
-    clean photo is known, resized to ``cleaned``) those OCR also finds on the true photo."""
-    found = find(cleaned)
+    """Text boxes on ``cleaned`` that are overlay residue: every line-shaped box (at most
+    :data:`MAX_LINE_HEIGHT` of the image tall), minus (when the true clean photo is known,
+    resized to ``cleaned``) those OCR also finds on the true photo."""
+    limit = MAX_LINE_HEIGHT * cleaned.shape[0]
+    found = [b for b in find(cleaned) if b[3] - b[1] <= limit]
     if clean_truth is None or not found:
         return found
     scene = find(clean_truth)
