@@ -149,6 +149,13 @@ class MineConfig(Section):
 
     sample_fps: float = Field(2.0, gt=0, le=30, description="decision sampling rate")
     analysis_width: int = Field(320, ge=64, le=1920, description="frames downscaled for analysis")
+    cut_width: int = Field(
+        160,
+        ge=32,
+        le=1920,
+        description="width of the frames the cut detectors see (the analysis frame, halved "
+        "again; never upscaled)",
+    )
     source: str = Field(
         "data/raw",
         description="videos the DVC stage mines: a manifest.jsonl, a folder holding one, or a "

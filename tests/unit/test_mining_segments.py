@@ -72,6 +72,30 @@ def test_cut_detector_reports_hard_cut():
     assert 10 in det.cuts
 
 
+def test_cut_detector_downscales_to_its_width_and_finds_the_same_cut():
+    seen: list[tuple[int, int]] = []
+
+    class Spy:
+        def process_frame(self, _tc, frame):
+            seen.append(frame.shape[:2])
+            return []
+
+    det = CutDetector(10, 27.0, 0.05, width=80)
+    real = det.detectors
+    det.detectors = [*real, Spy()]
+    a = np.zeros((180, 320, 3), np.uint8)
+    b = np.full((180, 320, 3), 220, np.uint8)
+    b[:, :160] = (0, 0, 255)
+    for i in range(20):
+        det(i, a if i < 10 else b)
+    assert 10 in det.cuts and set(seen) == {(44, 80)}  # 320x180 -> 80 wide (analysis_size)
+    narrow = CutDetector(10, 27.0, 0.05, width=640)  # never upscaled
+    narrow.detectors = [Spy()]
+    seen.clear()
+    narrow(0, a)
+    assert seen == [(180, 320)]
+
+
 def test_adaptive_detector_finds_the_cut_after_finish():
     det = CutDetector(10, 27.0, 0.05, ("adaptive",))
     rng = np.random.default_rng(0)

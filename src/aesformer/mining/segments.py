@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scenedetect import AdaptiveDetector, ContentDetector, FrameTimecode, HistogramDetector
 
-from aesformer.mining.decode import DecodedVideo
+from aesformer.mining.decode import DecodedVideo, analysis_size, downscale
 
 
 class CutDetector:
@@ -40,8 +40,10 @@ class CutDetector:
         histogram_threshold: float,
         kinds: tuple[str, ...] = ("content", "histogram"),
         adaptive_threshold: float = 3.0,
+        width: int | None = None,
     ) -> None:
         self.fps = float(fps)
+        self.width = width  # frames wider than this are downscaled first (None: as given)
         factories = {
             "content": lambda: ContentDetector(threshold=content_threshold, min_scene_len=2),
             "histogram": lambda: HistogramDetector(threshold=histogram_threshold, min_scene_len=2),
@@ -57,6 +59,9 @@ class CutDetector:
         self.last = -1
 
     def __call__(self, index: int, frame: np.ndarray) -> None:
+        h, w = frame.shape[:2]
+        if self.width is not None and w > self.width:
+            frame = downscale(frame, analysis_size(w, h, self.width))
         tc = FrameTimecode(index, self.fps)
         self.last = index
         for det in self.detectors:

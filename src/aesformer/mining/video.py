@@ -177,6 +177,7 @@ def mine_video(
             cfg.histogram_threshold,
             tuple(cfg.cut_detectors),
             cfg.adaptive_threshold,
+            cfg.cut_width,
         )
         video = decode(video_path, cfg.analysis_width, cfg.sample_fps, on_frame=cuts)
         cuts.finish()
