@@ -93,18 +93,27 @@ class LaionAestheticScorer:
         return {"aesthetic": score, "laion_aesthetic": score}
 
 
+def _require_trusted(weights: Path, trusted: bool, model: str, runs: str, review: str) -> None:
+    """A scorer that runs third-party model code: its checkpoint folder must exist and
+    ``trust_remote_code_for`` must name exactly that folder."""
+    article = "an" if model[0] in "AEIOU" else "a"
+    if not weights.is_dir():
+        raise ScorerUnavailable(f"{weights}: not {article} {model} checkpoint folder")
+    if not trusted:
+        raise ScorerUnavailable(
+            f"{runs}; set trust_remote_code_for (mine / eval) to exactly {str(weights)!r}, "
+            f"the aesthetic_weights, to allow it (review {review} first)"
+        )
+
+
 class QAlignScorer:
     """Q-Align (``q-future/one-align``) aesthetics task through its remote code."""
 
     def __init__(self, weights: Path, trust_remote_code: bool = False) -> None:
-        if not weights.is_dir():
-            raise ScorerUnavailable(f"{weights}: not a Q-Align checkpoint folder")
-        if not trust_remote_code:
-            raise ScorerUnavailable(
-                "qalign runs model code shipped with its weights; set trust_remote_code_for "
-                f"(mine / eval) to exactly {str(weights)!r}, the aesthetic_weights, to allow it "
-                "(review the checkpoint's code first)"
-            )
+        _require_trusted(
+            weights, trust_remote_code, "Q-Align", "qalign runs model code shipped with its "
+            "weights", "the checkpoint's code",
+        )  # fmt: skip
         import torch
         from transformers import AutoModelForCausalLM
 
@@ -160,14 +169,10 @@ class ArtiMuseScorer:
     MAX_NEW_TOKENS = 8192  # the authors' setting; score() reads next-token logits only
 
     def __init__(self, weights: Path, trust_remote_code: bool = False) -> None:
-        if not weights.is_dir():
-            raise ScorerUnavailable(f"{weights}: not an ArtiMuse checkpoint folder")
-        if not trust_remote_code:
-            raise ScorerUnavailable(
-                "artimuse runs its authors' model code; set trust_remote_code_for (mine / eval) "
-                f"to exactly {str(weights)!r}, the aesthetic_weights, to allow it (review the "
-                f"code of {ARTIMUSE_REPO} first)"
-            )
+        _require_trusted(
+            weights, trust_remote_code, "ArtiMuse", "artimuse runs its authors' model code",
+            f"the code of {ARTIMUSE_REPO}",
+        )  # fmt: skip
         try:
             from artimuse.internvl.model.internvl_chat.modeling_artimuse import (
                 InternVLChatModel,
