@@ -36,7 +36,8 @@ def postgres_db():
         conn.close()
 
 
-def _exercise(server_url: str, root: Path, monkeypatch) -> None:
+def _exercise(server_url: str, root: Path, monkeypatch):
+    """A stage run logged through the server, read back; returns the finished run."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server_url)
     cfg = TrackingConfig(experiment="server-test")
     with stage_run("corpus", cfg, CorpusConfig(videos=2), root=root) as run:
@@ -55,13 +56,16 @@ def _exercise(server_url: str, root: Path, monkeypatch) -> None:
     assert got.data.tags["aesformer.stage"] == "corpus"
     local = client.download_artifacts(run_id, "notes/hello.txt", str(root))
     assert Path(local).read_text() == "hello"
+    return got
 
 
 def test_stage_run_on_mlflow_server_sqlite(tmp_path, monkeypatch):
     with mlflow_server(tmp_path, f"sqlite:///{tmp_path}/server.db") as url:
-        _exercise(url, tmp_path, monkeypatch)
+        run = _exercise(url, tmp_path, monkeypatch)
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:")  # proxied by the server
 
 
 def test_stage_run_on_mlflow_server_postgres(tmp_path, monkeypatch, postgres_db):
     with mlflow_server(tmp_path, postgres_db) as url:
-        _exercise(url, tmp_path, monkeypatch)
+        run = _exercise(url, tmp_path, monkeypatch)
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:")  # proxied by the server

@@ -87,7 +87,10 @@ def test_pickle_only_component_is_refused(tmp_path: Path) -> None:
 
 def test_safetensors_next_to_pickles_is_accepted(tmp_path: Path) -> None:
     _write(tmp_path, {"pytorch_model.bin": b"", "model.safetensors": b""})
-    require_safetensors(tmp_path)
+    require_safetensors(tmp_path)  # accepted: the safetensors file is what loads
+    (tmp_path / "model.safetensors").unlink()
+    with pytest.raises(InputError, match="only pickle weights"):
+        require_safetensors(tmp_path)
 
 
 def test_local_folder_versus_hub_id(tmp_path: Path) -> None:
