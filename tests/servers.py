@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -19,9 +20,36 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+_RANDOM = random.SystemRandom()
+
+
+def _ephemeral_start() -> int:
+    """First port of the kernel's ephemeral range (outgoing connections' local ports)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
 
 def free_port() -> int:
-    with socket.socket() as s:
+    """A TCP port free on 127.0.0.1, drawn at random *below* the kernel's ephemeral range.
+
+    A port the kernel picks for a bind to port 0 is an ephemeral one, which any outgoing
+    connection may be given between this check and the server's own bind ("address already in
+    use"; seen with two test workers talking to their servers at once). Ports below the range
+    are only ever taken by an explicit bind.
+    """
+    high = _ephemeral_start()
+    low = max(1024, high - 12000)
+    for _ in range(200):
+        port = _RANDOM.randrange(low, high)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # that whole band busy: let the kernel choose
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
@@ -132,20 +160,6 @@ def seaweedfs_s3(workdir: Path) -> Iterator[dict[str, str]]:
 
     Yields ``endpoint_url`` and credentials the S3 gateway accepts.
     """
-    ports = {
-        name: free_port()
-        for name in (
-            "s3",
-            "s3.grpc",
-            "master",
-            "master.grpc",
-            "volume",
-            "volume.grpc",
-            "filer",
-            "filer.grpc",
-        )
-    }
-    s3_port = ports["s3"]
     data = workdir / "weed-data"
     data.mkdir(parents=True, exist_ok=True)
     access, secret = "testaccess", "testsecret-not-real"
@@ -156,7 +170,38 @@ def seaweedfs_s3(workdir: Path) -> Iterator[dict[str, str]]:
         "actions": ["Admin", "Read", "Write", "List", "Tagging"],
     }
     config.write_text(json.dumps({"identities": [identity]}))
-    cmd = [
+    log = workdir / "weed.log"
+    attempts = 3  # a port taken between free_port() and weed's bind: start again on new ones
+    for attempt in range(attempts):
+        ports = {name: free_port() for name in WEED_PORTS}
+        # weed takes over 15 s to stop on SIGTERM; the tests keep no data across servers
+        # except where a test stops and restarts it itself, so 2 s of grace are enough
+        with process(weed_command(ports, data, config), log, grace=2) as proc:
+            try:
+                s3_port = ports["s3"]
+                wait_until(lambda port=s3_port: listening(port), 60, "seaweedfs s3", proc, log)
+            except RuntimeError:
+                if attempt + 1 < attempts and "address already in use" in log.read_text():
+                    continue
+                raise
+            yield {
+                "endpoint_url": f"http://127.0.0.1:{ports['s3']}",
+                "aws_access_key_id": access,
+                "aws_secret_access_key": secret,
+                "pid": str(proc.pid),
+            }
+            return
+
+
+#: The ports of a ``weed server`` with filer and S3 (each gets its own free port).
+WEED_PORTS = (
+    *("s3", "s3.grpc", "master", "master.grpc"),
+    *("volume", "volume.grpc", "filer", "filer.grpc"),
+)
+
+
+def weed_command(ports: dict[str, int], data: Path, config: Path) -> list[str]:
+    return [
         weed_binary(),
         "server",
         "-ip=127.0.0.1",
@@ -173,15 +218,3 @@ def seaweedfs_s3(workdir: Path) -> Iterator[dict[str, str]]:
         "-volume.max=4",
         "-master.telemetry=false",
     ]
-    log = workdir / "weed.log"
-    # weed takes over 15 s to stop on SIGTERM; the tests keep no data across servers except
-    # where a test stops and restarts it itself, so 2 s of grace are enough
-    with process(cmd, log, grace=2) as proc:
-        endpoint = f"http://127.0.0.1:{s3_port}"
-        wait_until(lambda: listening(s3_port), 60, "seaweedfs s3", proc, log)
-        yield {
-            "endpoint_url": endpoint,
-            "aws_access_key_id": access,
-            "aws_secret_access_key": secret,
-            "pid": str(proc.pid),
-        }
