@@ -21,7 +21,41 @@ os.environ.pop("MLFLOW_TRACKING_URI", None)
 REPO = Path(__file__).resolve().parents[1]
 
 
+import logging  # noqa: E402
+import sys  # noqa: E402
+
+import prefect.main  # noqa: E402,F401  (Prefect sets up its log handlers now, on a stream that lives all session)
 import pytest  # noqa: E402
+
+
+def _repair_closed_log_streams() -> list[str]:
+    """Point every log handler whose stream was closed at the live ``sys.stderr``.
+
+    A handler created while a test's ``capsys``/``capfd`` (or Click's runner) had replaced
+    ``sys.stderr`` keeps that stream after the test closed it. Prefect's rich console handler
+    then fails on every record, its error path logs again, and an unrelated later test in the
+    same process dies of ``RecursionError`` (seen with pytest-xdist, where which test first
+    sets up logging depends on the files a worker ran before)."""
+    repaired = []
+    loggers = [logging.getLogger()]
+    loggers += [lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    for logger in loggers:
+        for handler in logger.handlers:
+            stream = getattr(handler, "stream", None)
+            if isinstance(handler, logging.StreamHandler) and getattr(stream, "closed", False):
+                handler.setStream(sys.stderr)
+                console = getattr(handler, "console", None)  # prefect's PrefectConsoleHandler
+                if console is not None:
+                    console.file = sys.stderr
+                repaired.append(f"{logger.name}: {type(handler).__name__}")
+    return repaired
+
+
+@pytest.fixture(autouse=True)
+def _live_log_streams():
+    _repair_closed_log_streams()
+    yield
+    _repair_closed_log_streams()
 
 
 @pytest.fixture(autouse=True)

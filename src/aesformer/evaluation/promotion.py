@@ -324,7 +324,7 @@ def promote(
         )
     decision = decide(candidate_metrics, staging_metrics if current else None, cfg)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    pair = ", ".join(f"{k}/{v}" for k, v in sorted(candidate_versions.items()))
+    pair = _pair_text(candidate_versions)
     tags: dict[str, Any] = {
         "promotion.decision": "promoted" if decision.promote else "refused",
         "promotion.message": decision.message()[:4900],
@@ -333,8 +333,7 @@ def promote(
         "promotion.git_commit": git_commit,
         "promotion.time": now,
         "promotion.pair": pair,
-        "promotion.replaced": ", ".join(f"{k}/{v}" for k, v in sorted((current or {}).items()))
-        or "none",
+        "promotion.replaced": _pair_text(current) if current else "none",
     }
     tags.update({f"eval.{k}": v for k, v in candidate_metrics.items() if _number(v) is not None})
     try:
