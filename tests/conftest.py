@@ -38,7 +38,9 @@ def _repair_closed_log_streams() -> list[str]:
     sets up logging depends on the files a worker ran before)."""
     repaired = []
     loggers = [logging.getLogger()]
-    loggers += [lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    loggers += [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
     for logger in loggers:
         for handler in logger.handlers:
             stream = getattr(handler, "stream", None)

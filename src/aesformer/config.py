@@ -801,7 +801,7 @@ class GrpoConfig(Section):
         "group", description="advantage = (r - group mean) / std of: group | batch | none"
     )
     max_completion_length: int = Field(
-        224, ge=8, le=32768, description="response tokens per rollout (the paper: 1024)"
+        288, ge=8, le=32768, description="response tokens per rollout (the paper: 1024)"
     )
     # optimisation
     epochs: float = Field(1.0, gt=0, le=1000, description="passes over train (if max_steps = -1)")
@@ -827,6 +827,11 @@ class GrpoConfig(Section):
     max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping")
     train_limit: int | None = Field(
         None, ge=1, description="train prompts used (null: the whole train split)"
+    )
+    train_saved_modules: bool = Field(
+        False,
+        description="also train the SFT adapter's full modules (embed_tokens, lm_head); false: "
+        "LoRA only, the tag rows stay as SFT learnt them",
     )
     # images (as in sft)
     image_min_pixels: int = Field(32 * 32, ge=32 * 32, description="smallest image area (px)")

@@ -18,7 +18,14 @@ from safetensors.torch import load_file, save_file
 
 from aesformer.config import GrpoConfig, RewardsConfig, SftConfig, load_params
 from aesformer.errors import ConfigError
-from aesformer.thinker.grpo import CHECKPOINTS, INFO_FILE, check_batch, train_grpo
+from aesformer.thinker.grpo import (
+    CHECKPOINTS,
+    INFO_FILE,
+    SAVED_MODULES,
+    check_batch,
+    load_policy,
+    train_grpo,
+)
 from aesformer.thinker.sft import last_checkpoint, train_sft
 from tests.unit.test_thinker_data import build_tiny_release, build_tiny_thinker
 from tests.unit.test_thinker_sft import Kill
@@ -68,7 +75,8 @@ def test_train_grpo_saves_logs_and_resumes(setup, tmp_path):
     mlflow.set_tracking_uri(uri)
     try:
         exp = mlflow.create_experiment("grpo", artifact_location=(tmp_path / "art").as_uri())
-        cfg = tiny_grpo(max_steps=2)
+        # weight decay moves every parameter the optimizer holds, even on a zero advantage
+        cfg = tiny_grpo(max_steps=2, weight_decay=0.1)
         with pytest.raises(KeyboardInterrupt), mlflow.start_run(experiment_id=exp) as run:
             train_grpo(cfg, RewardsConfig(), release, base, sft_dir, out, callbacks=[Kill(1)])
         assert last_checkpoint(out / CHECKPOINTS).name == "checkpoint-1"
@@ -87,6 +95,9 @@ def test_train_grpo_saves_logs_and_resumes(setup, tmp_path):
 
     # the adapter (not TRL's "ref" copy) and the processor are saved, and load on the base
     assert (out / "adapter_model.safetensors").is_file() and not (out / "ref").exists()
+    # LoRA trained; the full embed_tokens / lm_head copies (train_saved_modules: false) did not,
+    # through the ref-adapter switches of every step and the resume
+    assert changed_weights(sft_dir, out) == {"lora": True, "full": False}
     assert (out / "processor_config.json").is_file() or (out / "preprocessor_config.json").is_file()
     from aesformer.thinker.registry import load_planner
 
@@ -99,6 +110,9 @@ def test_train_grpo_saves_logs_and_resumes(setup, tmp_path):
     for key in ("reward_first_steps", "reward_last_steps", "sft_reward", "grpo_reward"):
         assert 0.0 <= metrics[key] <= 1.0
     assert metrics["global_step"] == 2 and metrics["evidence_steps"] == 1
+    # max_completion_length 8 cuts every reference plan: counted (and warned about)
+    assert metrics["references_over_length"] == second["train_prompts"] > 0
+    assert second["reference_tokens_max"] > cfg.max_completion_length
     assert json.loads((out / INFO_FILE).read_text())["summary"]["global_step"] == 2
 
     client = MlflowClient(uri)
@@ -111,6 +125,38 @@ def test_train_grpo_saves_logs_and_resumes(setup, tmp_path):
         assert ("grpo/sft_reward" in data and "grpo/grpo_reward" in data) == (step == 2)
         history = client.get_metric_history(run_id, "reward/total/mean")
         assert [m.step for m in history] == [step]
+
+
+def test_grpo_trains_the_lora_only_unless_the_saved_modules_are_asked_for(setup):
+    _, base, _, sft_dir = setup
+    for flag in (False, True):
+        model, _ = load_policy(base, sft_dir, tiny_grpo(train_saved_modules=flag))
+        trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+        assert any("lora_" in n for n in trainable)
+        saved = [n for n in trainable if SAVED_MODULES in n]
+        assert bool(saved) == flag, saved[:3]
+        # the frozen copies are still the adapter's (the plan tags' rows): they are saved
+        assert any(SAVED_MODULES in n for n, _ in model.named_parameters())
+
+
+def changed_weights(before_dir: Path, after_dir: Path) -> dict[str, bool]:
+    """Whether any LoRA / any full-module (``modules_to_save``) tensor differs between adapters."""
+    before = load_file(str(before_dir / "adapter_model.safetensors"))
+    after = load_file(str(after_dir / "adapter_model.safetensors"))
+    assert before.keys() == after.keys()
+    kinds = {
+        "lora": [k for k in before if "lora_" in k],
+        "full": [k for k in before if "lora_" not in k],
+    }
+    assert kinds["lora"] and kinds["full"]
+    return {kind: any(not before[k].equal(after[k]) for k in keys) for kind, keys in kinds.items()}
+
+
+def test_train_saved_modules_trains_the_full_copies_too(setup, tmp_path):
+    _, base, release, sft_dir = setup
+    cfg = tiny_grpo(weight_decay=0.1, train_saved_modules=True, eval_prompts=1)
+    train_grpo(cfg, RewardsConfig(), release, base, sft_dir, tmp_path / "grpo")
+    assert changed_weights(sft_dir, tmp_path / "grpo") == {"lora": True, "full": True}
 
 
 def test_checkpoints_of_other_params_or_another_sft_adapter_are_not_resumed(setup, tmp_path):

@@ -118,6 +118,10 @@ def build_dataset(rows: Sequence[dict[str, Any]]) -> Any:
 
 
 # --------------------------------------------------------------------------- model
+#: PEFT's name part of a module trained in full beside LoRA (``modules_to_save``).
+SAVED_MODULES = "modules_to_save"
+
+
 def load_policy(
     base_model: str | Path, sft_adapter_dir: Path, cfg: GrpoConfig, revision: str | None = None
 ) -> tuple[Any, Any]:
@@ -145,7 +149,43 @@ def load_policy(
     for name, param in model.named_parameters():  # vision never trains (deepstack included)
         if VISION_PREFIX in name:
             param.requires_grad_(False)
+    if not cfg.train_saved_modules:
+        freeze_saved_modules(model)
     return model, processor
+
+
+def freeze_saved_modules(model: Any) -> list[str]:
+    """Stop training the adapter's full module copies (``modules_to_save``); returns their names.
+
+    PEFT turns them trainable again whenever the active adapter is set (TRL switches to its
+    ``ref`` adapter and back every step; resuming loads the adapter), so the trainer calls this
+    again before it builds its optimizer and before every loss (see :func:`grpo_trainer_class`).
+    """
+    names = []
+    for name, param in model.named_parameters():
+        if SAVED_MODULES in name and param.requires_grad:
+            param.requires_grad_(False)
+            names.append(name)
+    return names
+
+
+def grpo_trainer_class(cfg: GrpoConfig) -> type:
+    """TRL's ``GRPOTrainer``, keeping the saved modules frozen unless ``train_saved_modules``."""
+    from trl import GRPOTrainer
+
+    if cfg.train_saved_modules:
+        return GRPOTrainer
+
+    class LoraOnlyGRPOTrainer(GRPOTrainer):
+        def create_optimizer(self, model=None):  # type: ignore[no-untyped-def]
+            freeze_saved_modules(self.model)  # a resumed run has just loaded the adapter
+            return super().create_optimizer(model)
+
+        def compute_loss(self, model, inputs, *args, **kwargs):  # type: ignore[no-untyped-def]
+            freeze_saved_modules(model)  # after the ref adapter's forward: no wasted gradients
+            return super().compute_loss(model, inputs, *args, **kwargs)
+
+    return LoraOnlyGRPOTrainer
 
 
 # --------------------------------------------------------------------------- trainer
@@ -210,6 +250,34 @@ def grpo_arguments(cfg: GrpoConfig, reward_weights: Sequence[float], checkpoints
         report_to="none",
         disable_tqdm=True,
     )
+
+
+def reference_lengths(
+    rows: Sequence[dict[str, Any]], tokenizer: Any, reference_column: str
+) -> list[int]:
+    """Tokens of each row's reference plan plus the end-of-turn token a rollout must emit."""
+    return [len(tokenizer(str(row[reference_column]))["input_ids"]) + 1 for row in rows]
+
+
+def check_completion_length(lengths: Sequence[int], max_completion_length: int) -> int:
+    """How many reference plans do not fit in ``max_completion_length`` (logged as a warning).
+
+    A rollout that writes such a plan faithfully is cut off: its last dimensions are missing,
+    so it scores format 0 and loses alignment, and the policy is pushed towards shorter, emptier
+    plans instead of better ones.
+    """
+    over = [n for n in lengths if n > max_completion_length]
+    if over:
+        log.warning(
+            "grpo: %d of %d reference plans are longer than max_completion_length %d "
+            "(longest %d tokens with the end token): faithful rollouts of them are cut off; "
+            "raise grpo.max_completion_length",
+            len(over),
+            len(lengths),
+            max_completion_length,
+            max(over),
+        )
+    return len(over)
 
 
 # --------------------------------------------------------------------------- evidence
@@ -345,8 +413,6 @@ def train_grpo(
     tokenizer and processor files, ``grpo_info.json`` and ``checkpoints/``. ``metrics_path``
     (JSON) gets the evidence numbers; they are also logged to the active MLflow run, if any.
     """
-    from trl import GRPOTrainer
-
     from aesformer.rewards import RewardLoggingCallback, RewardStats, build_rewards
 
     release_dir, out, sft_adapter_dir = Path(release_dir), Path(out), Path(sft_adapter_dir)
@@ -372,6 +438,8 @@ def train_grpo(
     )
     eval_rows = rows[: cfg.eval_prompts]
     log.info("grpo: %d train prompts, %d for the SFT/GRPO comparison", len(rows), len(eval_rows))
+    ref_lengths = reference_lengths(rows, processor.tokenizer, rewards_cfg.reference_column)
+    over_length = check_completion_length(ref_lengths, cfg.max_completion_length)
 
     mark = perf_counter()
     sft_reward = policy_reward(
@@ -379,7 +447,7 @@ def train_grpo(
     )
     eval_seconds = perf_counter() - mark
 
-    trainer = GRPOTrainer(
+    trainer = grpo_trainer_class(cfg)(
         model=model,
         processing_class=processor,
         reward_funcs=funcs,
@@ -424,6 +492,8 @@ def train_grpo(
         "final_loss": float(losses[-1]) if losses else None,
         "step_rewards": [r for _, r in history],
         "judge_failures": float(sum(stats.failures_total.values())),
+        "reference_tokens_max": max(ref_lengths),
+        "references_over_length": over_length,
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
         **proof,
@@ -459,6 +529,7 @@ METRIC_KEYS = (
     "final_kl",
     "train_loss",
     "judge_failures",
+    "references_over_length",
 )
 
 
