@@ -80,6 +80,7 @@ bench: setup
 	$(VENV)/bin/python bench/pipeline.py
 	$(VENV)/bin/dvc repro corpus
 	test -f data/raw-holdout/manifest.jsonl || $(VENV)/bin/aesformer corpus --out data/raw-holdout --profile corpus-holdout
+	$(VENV)/bin/python bench/decode.py --corpus data/raw
 	$(VENV)/bin/python bench/mining.py --corpus data/raw --holdout data/raw-holdout
 
 # bench/thinker_gpu.py: AesThinker at the real 8B size (random weights) on one CUDA GPU;

@@ -10,6 +10,7 @@ import pytest
 
 from aesformer.mining.decode import (
     DecodeError,
+    ReadAhead,
     analysis_size,
     decode,
     downscale,
@@ -39,6 +40,57 @@ def test_signals_and_samples(tmp_path):
     assert v.thumbs.shape[0] == 30
     assert v.sample_indices() == [0, 5, 10, 15, 20, 25, 29]
     assert v.samples[0].shape == (90, 160, 3) and v.scale == 0.5
+
+
+def test_read_ahead_decodes_exactly_what_one_thread_decodes(tmp_path):
+    path = make_video(tmp_path / "v.mp4", n=40)
+    one = decode(path, 160, 2.0, read_ahead=0)
+    for depth in (1, 4):
+        ahead = decode(path, 160, 2.0, read_ahead=depth)
+        assert ahead.info == one.info
+        for name in ("diff", "luma", "thumbs"):
+            assert np.array_equal(getattr(ahead, name), getattr(one, name)), name
+        assert ahead.samples.keys() == one.samples.keys() and ahead.fine.keys() == one.fine.keys()
+        assert all(np.array_equal(ahead.samples[i], one.samples[i]) for i in one.samples)
+        assert all(np.array_equal(ahead.fine[i], one.fine[i]) for i in one.fine)
+
+
+class BrokenCapture:
+    """A capture whose decoder fails after ``good`` frames (as a corrupt stream can)."""
+
+    def __init__(self, good: int) -> None:
+        self.good, self.calls = good, 0
+
+    def read(self):
+        self.calls += 1
+        if self.calls > self.good:
+            raise cv2.error("decoder failed")
+        return True, np.zeros((4, 4, 3), np.uint8)
+
+
+def test_read_ahead_hands_a_decoding_error_to_the_caller():
+    with ReadAhead(BrokenCapture(good=3), depth=2) as ahead:
+        assert [ahead.read()[0] for _ in range(3)] == [True] * 3
+        with pytest.raises(cv2.error, match="decoder failed"):
+            ahead.read()
+        assert ahead.read() == (False, None)  # and then ends, never blocks
+
+
+def test_read_ahead_stops_reading_when_closed_early(tmp_path):
+    cap = cv2.VideoCapture(str(make_video(tmp_path / "v.mp4", n=60)))
+    ahead = ReadAhead(cap, depth=3)
+    assert ahead.read()[0] and ahead.read()[0]
+    ahead.close()  # the caller stopped (e.g. a stream that changed size): the thread ends
+    assert not ahead._thread.is_alive()
+    cap.release()
+
+
+def test_read_ahead_ends_like_the_capture(tmp_path):
+    cap = cv2.VideoCapture(str(make_video(tmp_path / "v.mp4", n=7)))
+    with ReadAhead(cap, depth=2) as ahead:
+        assert sum(1 for _ in iter(lambda: ahead.read()[0], False)) == 7
+        assert ahead.read() == (False, None)
+    cap.release()
 
 
 def test_read_frames_matches_sequential_decode(tmp_path):

@@ -199,3 +199,13 @@ def test_a_box_over_most_of_the_photo_is_not_a_text_line():
     cleaned = np.full((100, 200, 3), 128, np.uint8)
     boxes = [(0, 0, 199, 99), (0, 10, 200, 36), (20, 40, 180, 64)]
     assert residue_boxes(cleaned, lambda _img: boxes) == [(20, 40, 180, 64)]
+
+
+def test_the_residue_engine_leaves_rapidocr_logging_at_errors_only():
+    import logging
+
+    from aesformer.mining.evaluate import rapidocr_finder
+
+    rapidocr_finder()
+    # the logger is shared by every engine of the process (the miner's too)
+    assert logging.getLogger("RapidOCR").getEffectiveLevel() >= logging.ERROR

@@ -9,9 +9,10 @@ The pass reads every frame once with OpenCV and keeps only what the later steps 
   detector of :mod:`aesformer.mining.segments`) and then dropped;
 - the frames on the ``sample_fps`` decision grid, at analysis size.
 
-Full-resolution frames are never buffered: :func:`read_frames` seeks back to the few frames
-that end up selected and verifies each against its analysis sample, falling back to a
-sequential read where the container's seek is not frame-exact. Rotation metadata is applied by
+The next few frames are decoded on a second thread while one is analysed (:class:`ReadAhead`,
+``read_ahead`` frames; 0: one thread). Full-resolution frames are not kept: :func:`read_frames`
+seeks back to the few frames that end up selected and verifies each against its analysis
+sample, falling back to a sequential read where the container's seek is not frame-exact. Rotation metadata is applied by
 OpenCV (``CAP_PROP_ORIENTATION_AUTO``); the angle is reported.
 """
 
@@ -20,6 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import queue
+import threading
 
 import cv2
 import numpy as np
@@ -110,6 +114,67 @@ def open_capture(path: Path) -> cv2.VideoCapture:
     return cap
 
 
+class ReadAhead:
+    """``cap.read()`` on a background thread, up to ``depth`` frames ahead of the caller.
+
+    OpenCV's FFmpeg decoding here runs on one core and releases the GIL, as do the OpenCV and
+    NumPy calls of the analysis, so decoding the next frames while the caller analyses this one
+    overlaps the two on a second core. :meth:`read` returns ``(ok, frame)`` like
+    ``cv2.VideoCapture.read`` (``(False, None)`` from the end on) and re-raises a decoding
+    error in the caller; :meth:`close` (also on leaving a ``with`` block) stops the thread
+    before the capture may be released.
+    """
+
+    def __init__(self, cap: cv2.VideoCapture, depth: int = 4) -> None:
+        self._cap = cap
+        self._queue: queue.Queue[np.ndarray | BaseException | None] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(target=self._run, name="decode-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _offer(self, item: np.ndarray | BaseException | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            while True:
+                ok, frame = self._cap.read()
+                item = frame if ok and frame is not None else None
+                if not self._offer(item) or item is None:
+                    return
+        except BaseException as exc:  # handed to the caller's thread
+            self._offer(exc)
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if self._done:
+            return False, None
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            self._done = True
+            raise item
+        if item is None:
+            self._done = True
+            return False, None
+        return True, item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def decode(
     path: Path,
     analysis_width: int,
@@ -117,9 +182,11 @@ def decode(
     thumb_width: int = 64,
     on_frame: FrameCallback | None = None,
     fine_width: int = 640,
+    read_ahead: int = 4,
 ) -> DecodedVideo:
     """Decode ``path`` once; see the module docstring for what is kept."""
     cap = open_capture(path)
+    ahead: ReadAhead | None = None
     try:
         fps = cap.get(cv2.CAP_PROP_FPS)
         declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -142,6 +209,7 @@ def decode(
         fw, fh = analysis_size(width, height, fine_width)
         prev: np.ndarray | None = None
         index, next_sample = 0, 0.0
+        ahead = ReadAhead(cap, read_ahead) if read_ahead > 0 else None
         while ok:
             small = frame if (aw, ah) == (width, height) else downscale(frame, (aw, ah))
             gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
@@ -157,10 +225,12 @@ def decode(
                 on_frame(index, small)
             prev = gray
             index += 1
-            ok, frame = cap.read()
+            ok, frame = ahead.read() if ahead is not None else cap.read()
             if ok and frame is not None and frame.shape[:2] != (height, width):
                 break  # a stream that changes size mid-way: keep the consistent prefix
     finally:
+        if ahead is not None:
+            ahead.close()  # the thread stops reading before the capture goes
         cap.release()
     last = index - 1
     if last not in samples and index > 1:

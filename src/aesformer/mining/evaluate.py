@@ -39,8 +39,11 @@ TARGET_PRECISION = 0.95
 TARGET_RECALL = 0.90
 TARGET_RESIDUE = 0
 TARGET_SSIM = 0.85
-#: RapidOCR settings: detect on the image downscaled to at most 960 px on its long side.
-OCR_PARAMS = {"Det.limit_type": "max", "Det.limit_side_len": 960}
+#: RapidOCR settings: detect on the image downscaled to at most 960 px on its long side; errors
+#: only in the log (RapidOCR's logger is process-wide: an engine made with its default level
+#: would also let the miner's engine warn "The text detection result is empty" on every clean
+#: image).
+OCR_PARAMS = {"Det.limit_type": "max", "Det.limit_side_len": 960, "Global.log_level": "error"}
 UNKNOWN_VIDEO = "<unknown>"
 
 #: Finds text boxes ``(x0, y0, x1, y1)`` in a BGR image.
