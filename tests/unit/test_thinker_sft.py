@@ -147,6 +147,15 @@ def test_killed_run_resumes_from_last_checkpoint(base, release, tmp_path):
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
     assert resumed["final_loss"] == pytest.approx(full["final_loss"], rel=1e-4)
+    assert resumed["train_loss"] == pytest.approx(full["train_loss"], rel=1e-3)
+    # run again on the finished output (dvc repro after an unrelated change): resumed at the
+    # last step, nothing trained, the run's loss still reported (not the trainer's 0.0)
+    again = train_sft(cfg, release, str(base), out)
+    assert again["resumed_from_step"] == again["global_step"] == 4
+    assert (
+        again["train_loss"] == pytest.approx(full["train_loss"], rel=1e-3)
+        and full["train_loss"] > 0
+    )
     # other params: the checkpoints are not resumed, they are kept aside
     other = train_sft(tiny_cfg(max_steps=2, save_steps=2), release, str(base), out)
     assert other["resumed_from_step"] == 0 and other["global_step"] == 2

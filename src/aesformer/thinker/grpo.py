@@ -56,6 +56,7 @@ from aesformer.thinker.sft import (
     check_frozen,
     claim_checkpoints,
     ensure_plan_tokens,
+    mean_step_loss,
     run_key,
 )
 from aesformer.zoo import load_thinker, load_thinker_processor
@@ -487,7 +488,7 @@ def train_grpo(
         "trainable_parameters": trainable,
         "global_step": trainer.state.global_step,
         "resumed_from_step": int(resume_from.name.rsplit("-", 1)[1]) if resume_from else 0,
-        "train_loss": float(result.training_loss),
+        "train_loss": mean_step_loss(trainer.state.log_history, result.training_loss),
         "final_kl": float(kls[-1]) if kls else None,
         "final_loss": float(losses[-1]) if losses else None,
         "step_rewards": [r for _, r in history],

@@ -245,6 +245,21 @@ def claim_checkpoints(out: Path, key: str, resume: bool, stage: str) -> Path | N
     return resume_from
 
 
+def mean_step_loss(log_history: list[dict[str, Any]], fallback: float) -> float:
+    """Mean training loss over every logged step of the run, ``fallback`` when none was logged.
+
+    A resumed run's history comes back from its checkpoint, so this covers the whole run; the
+    trainer's own ``training_loss`` covers only the steps of this process, and is 0 for a run
+    re-started at its last checkpoint (e.g. by ``dvc repro`` after an unrelated code change).
+    """
+    losses = [
+        float(e["loss"])
+        for e in log_history
+        if isinstance(e.get("loss"), int | float) and math.isfinite(e["loss"])
+    ]
+    return sum(losses) / len(losses) if losses else float(fallback)
+
+
 def last_checkpoint(checkpoints: Path) -> Path | None:
     """The newest complete ``checkpoint-<step>`` folder, or ``None``.
 
@@ -372,7 +387,7 @@ def train_sft(
         "parameters": total,
         "global_step": trainer.state.global_step,
         "resumed_from_step": _step_of(resume_from),
-        "train_loss": float(result.training_loss),
+        "train_loss": mean_step_loss(trainer.state.log_history, result.training_loss),
         "first_loss": float(losses[0]) if losses else None,
         "final_loss": float(losses[-1]) if losses else None,
         "train_seconds": train_seconds,
