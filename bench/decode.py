@@ -28,23 +28,11 @@ from mining import decode_only  # noqa: E402
 
 from aesformer.config import MineConfig  # noqa: E402
 from aesformer.mining.decode import decode  # noqa: E402
-from aesformer.mining.segments import CutDetector  # noqa: E402
+from aesformer.mining.video import cut_detector  # noqa: E402
 
 
 def decode_pass(cfg: MineConfig, video: Path, read_ahead: int):
-    import cv2
-
-    cap = cv2.VideoCapture(str(video))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    cap.release()
-    cuts = CutDetector(
-        fps,
-        cfg.content_threshold,
-        cfg.histogram_threshold,
-        tuple(cfg.cut_detectors),
-        cfg.adaptive_threshold,
-        cfg.cut_width,
-    )
+    cuts = cut_detector(cfg, video)  # as mine_video builds them
     out = decode(video, cfg.analysis_width, cfg.sample_fps, on_frame=cuts, read_ahead=read_ahead)
     return out, cuts.finish()
 

@@ -18,12 +18,11 @@ OpenCV (``CAP_PROP_ORIENTATION_AUTO``); the angle is reported.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import queue
-import threading
 
 import cv2
 import numpy as np

@@ -150,6 +150,21 @@ def cache_path(out_dir: Path, sha256: str, key: str) -> Path:
     return out_dir / "cache" / key / f"{sha256}.json"
 
 
+def cut_detector(cfg: MineConfig, video_path: Path) -> CutDetector:
+    """The cut detectors of ``cfg`` for ``video_path`` (its declared frame rate, else 25)."""
+    probe = cv2.VideoCapture(str(video_path))
+    fps = probe.get(cv2.CAP_PROP_FPS) or 25.0
+    probe.release()
+    return CutDetector(
+        fps if 0 < fps < 1000 else 25.0,
+        cfg.content_threshold,
+        cfg.histogram_threshold,
+        tuple(cfg.cut_detectors),
+        cfg.adaptive_threshold,
+        cfg.cut_width,
+    )
+
+
 def mine_video(
     cfg: MineConfig,
     video_path: Path,
@@ -168,17 +183,7 @@ def mine_video(
     timer = _Timer()
     t0 = time.perf_counter()
     try:
-        probe = cv2.VideoCapture(str(video_path))
-        fps = probe.get(cv2.CAP_PROP_FPS) or 25.0
-        probe.release()
-        cuts = CutDetector(
-            fps if 0 < fps < 1000 else 25.0,
-            cfg.content_threshold,
-            cfg.histogram_threshold,
-            tuple(cfg.cut_detectors),
-            cfg.adaptive_threshold,
-            cfg.cut_width,
-        )
+        cuts = cut_detector(cfg, video_path)
         video = decode(video_path, cfg.analysis_width, cfg.sample_fps, on_frame=cuts)
         cuts.finish()
     except DecodeError as exc:
