@@ -862,8 +862,11 @@ class GrpoConfig(Section):
     save_steps: int = Field(10, ge=1, description="checkpoint every N optimizer steps")
     save_total_limit: int = Field(2, ge=1, description="checkpoints kept (oldest deleted)")
     seed: int = Field(0, ge=0, description="seed of sampling, data order and the comparison")
-    evidence_steps: int = Field(
-        3, ge=1, description="k: mean reward of the first k vs the last k steps"
+    evidence_steps: int | None = Field(
+        None,
+        ge=1,
+        description="k: mean reward of the first k vs the last k steps (null: the steps of one "
+        "pass over the train prompts, so both windows score the same prompts)",
     )
     eval_prompts: int | None = Field(
         None,

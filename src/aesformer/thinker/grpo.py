@@ -18,7 +18,8 @@
    from the last one;
 5. the ``default`` adapter, tokenizer and processor saved in ``out`` (+ ``grpo_info.json``);
 6. the **evidence** (:func:`evidence`): mean weighted reward of the first and the last
-   ``evidence_steps`` training steps, and the mean weighted reward of the SFT policy and of
+   ``evidence_steps`` training steps (default: one pass over the train prompts, so both
+   windows score the same prompts; :func:`evidence_window`), and the mean weighted reward of the SFT policy and of
    the GRPO policy on the same prompts, sampled the same way (``num_generations`` samples per
    prompt at ``temperature``, same seed) and scored by the same reward functions; written to
    ``metrics`` (JSON, for ``dvc metrics``) and logged to the active MLflow run.
@@ -374,10 +375,33 @@ def policy_reward(
     return out
 
 
+def steps_per_pass(cfg: GrpoConfig, prompts: int, processes: int = 1) -> int:
+    """Optimizer steps of one pass of TRL's sampler over ``prompts`` train prompts.
+
+    A rollout batch holds ``steps_per_generation`` optimizer steps of ``processes ×
+    batch_size × grad_accum`` completions, i.e. that over ``num_generations`` prompts. TRL's
+    ``RepeatSampler`` draws a fresh permutation of the prompts for every pass and drops the
+    last, incomplete rollout batch, so the first and the last pass of a run see the same
+    prompts (in another order) but for the ``prompts mod rollout-batch prompts`` dropped.
+    """
+    per_generation = cfg.steps_per_generation or 1
+    rollout_prompts = processes * cfg.batch_size * cfg.grad_accum * per_generation
+    rollout_prompts //= cfg.num_generations
+    return max(1, prompts // max(1, rollout_prompts)) * per_generation
+
+
+def evidence_window(cfg: GrpoConfig, prompts: int, processes: int = 1) -> int:
+    """``k`` of the first-vs-last comparison: ``evidence_steps``, else one pass over the prompts."""
+    if cfg.evidence_steps is not None:
+        return cfg.evidence_steps
+    return steps_per_pass(cfg, prompts, processes)
+
+
 def evidence(
     history: Sequence[tuple[int, float]], k: int, sft: dict[str, float], grpo: dict[str, float]
 ) -> dict[str, Any]:
-    """The stage's evidence numbers (see the module docstring)."""
+    """The stage's evidence numbers (see the module docstring); ``k`` is capped at half the
+    logged steps, so the two windows never overlap."""
     k = max(1, min(k, len(history) // 2 or 1))
     first = _mean([r for _, r in history[:k]])
     last = _mean([r for _, r in history[-k:]])
@@ -479,7 +503,8 @@ def train_grpo(
     eval_seconds += perf_counter() - mark
 
     history = step_rewards(trainer.state.log_history)
-    proof = evidence(history, cfg.evidence_steps, sft_reward, grpo_reward)
+    window = evidence_window(cfg, len(rows), trainer.accelerator.num_processes)
+    proof = evidence(history, window, sft_reward, grpo_reward)
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     kls = [e["kl"] for e in trainer.state.log_history if "kl" in e]
     summary: dict[str, Any] = {

@@ -1,0 +1,76 @@
+"""The GRPO evidence window: one pass of TRL's sampler, so both windows score the same prompts."""
+
+from __future__ import annotations
+
+import pytest
+from trl.trainer.utils import RepeatSampler
+
+from aesformer.config import GrpoConfig
+from aesformer.thinker.grpo import evidence, evidence_window, steps_per_pass
+
+
+def step_prompts(cfg: GrpoConfig, prompts: int, steps: int, processes: int = 1) -> list[set[int]]:
+    """The prompts of each optimizer step, drawn as GRPOTrainer draws them (its sampler, its
+    arguments, a new pass of the sampler whenever one ends)."""
+    per_generation = cfg.steps_per_generation or 1
+    completions_per_step = processes * cfg.batch_size * cfg.grad_accum
+    sampler = RepeatSampler(
+        data_source=list(range(prompts)),
+        mini_repeat_count=cfg.num_generations,
+        batch_size=completions_per_step * per_generation // cfg.num_generations,
+        repeat_count=per_generation,
+        shuffle=True,
+        seed=cfg.seed,
+    )
+    order: list[int] = []
+    while len(order) < steps * completions_per_step * per_generation:
+        order.extend(sampler)  # one pass (TRL's dataloader re-iterates it every epoch)
+    # a rollout batch is generated once and split into its optimizer steps
+    out = []
+    rollout = completions_per_step * per_generation
+    for start in range(0, steps * completions_per_step, rollout):
+        block = order[start * per_generation : start * per_generation + rollout]
+        unique = list(dict.fromkeys(block))  # each prompt repeated per_generation times
+        flat = [i for i in unique for _ in range(cfg.num_generations)]
+        for k in range(per_generation):
+            out.append(set(flat[k * completions_per_step : (k + 1) * completions_per_step]))
+    return out[:steps]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "prompts", "expected"),
+    [
+        ({}, 20, 5),  # the embedded default: 16 completions = 4 prompts a step
+        ({"batch_size": 8}, 20, 10),
+        ({"num_generations": 5, "batch_size": 10, "grad_accum": 2}, 40, 10),
+        ({"steps_per_generation": 2}, 20, 4),  # 8-prompt rollouts: 2 per pass, 4 prompts dropped
+    ],
+)
+def test_a_pass_is_the_steps_that_see_every_prompt_once(overrides, prompts, expected):
+    cfg = GrpoConfig(max_steps=4 * expected, **overrides)
+    assert steps_per_pass(cfg, prompts) == expected
+    steps = step_prompts(cfg, prompts, cfg.max_steps)
+    first = set().union(*steps[:expected])
+    last = set().union(*steps[-expected:])
+    dropped = prompts % (len(steps[0]) * (cfg.steps_per_generation or 1))
+    assert len(first) == len(last) == prompts - dropped
+    if not dropped:
+        assert first == last == set(range(prompts))
+
+
+def test_processes_share_a_step():
+    cfg = GrpoConfig(num_generations=4, batch_size=4)
+    assert steps_per_pass(cfg, 20, processes=2) == 10  # 8 completions = 2 prompts a step
+    assert steps_per_pass(cfg, 20, processes=1) == 20  # 1 prompt a step
+
+
+def test_an_explicit_window_wins_and_a_too_long_one_is_halved():
+    assert evidence_window(GrpoConfig(evidence_steps=3), 20) == 3
+    assert evidence_window(GrpoConfig(), 20) == 5
+    sft = grpo = {"reward": 0.5}
+    history = [(s, 0.1 * s) for s in range(1, 7)]
+    proof = evidence(history, 5, sft, grpo)
+    assert proof["evidence_steps"] == 3  # at most half of the 6 logged steps: no overlap
+    assert proof["reward_first_steps"] == pytest.approx(0.2)
+    assert proof["reward_last_steps"] == pytest.approx(0.5)
+    assert proof["reward_gain"] == pytest.approx(0.3)
