@@ -63,6 +63,7 @@ test-integration: setup
 
 lint: setup
 	$(VENV)/bin/ruff check src tests flows bench
+	$(VENV)/bin/ruff format --check src tests flows bench
 
 # pip-audit over the lock with the triaged advisories of requirements/audit-ignore.txt
 # (docs/reliability.md#dependency-audit); exit 1 on a new finding, 0 with "audit skipped"
