@@ -67,3 +67,13 @@ def test_box_iou():
     assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
     assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == 50 / 150
     assert box_iou((0, 0, 10, 10), (10, 0, 20, 10)) == 0.0
+
+
+def test_rapidocr_loads_both_models_when_created():
+    from aesformer.mining.ocr import RapidOCRReader, warmup_image
+
+    reader = RapidOCRReader(960)
+    # loaded by the warm-up read, not by the first video's first call
+    assert reader.engine.text_det is not None and reader.engine.text_rec is not None
+    lines = reader.read(warmup_image())
+    assert [ln.text.replace(" ", "").lower() for ln in lines] == ["warmup"]
