@@ -22,8 +22,10 @@ from aesformer.thinker.grpo import (
     CHECKPOINTS,
     INFO_FILE,
     SAVED_MODULES,
+    build_rows,
     check_batch,
     load_policy,
+    policy_reward,
     train_grpo,
 )
 from aesformer.thinker.sft import last_checkpoint, train_sft
@@ -110,6 +112,9 @@ def test_train_grpo_saves_logs_and_resumes(setup, tmp_path):
     for key in ("reward_first_steps", "reward_last_steps", "sft_reward", "grpo_reward"):
         assert 0.0 <= metrics[key] <= 1.0
     assert metrics["global_step"] == 2 and metrics["evidence_steps"] == 1
+    # one eval prompt: no standard error of the paired gain
+    assert "reward_gain_over_sft_se" in metrics and metrics["reward_gain_over_sft_se"] is None
+    assert len(second["per_prompt_rewards"]["sft"]) == len(second["per_prompt_rewards"]["grpo"])
     # max_completion_length 8 cuts every reference plan: counted (and warned about)
     assert metrics["references_over_length"] == second["train_prompts"] > 0
     assert second["reference_tokens_max"] > cfg.max_completion_length
@@ -183,6 +188,38 @@ def planner_image(release: Path) -> str:
     from aesformer.thinker.data import load_examples
 
     return load_examples(release, "train")[0].image
+
+
+def test_policies_are_scored_with_common_random_numbers_per_prompt(setup):
+    """policy_reward re-seeds before every prompt: the same policy scores the same samples,
+    whatever ran before it, and each prompt's samples do not depend on the earlier prompts."""
+    import zlib
+
+    import torch
+
+    from aesformer.rewards.functions import completion_text
+
+    def text_hash(prompts, completions, **kwargs):  # a reward that tells every text apart
+        return [zlib.crc32(completion_text(c).encode()) / 2**32 for c in completions]
+
+    _, base, release, sft_dir = setup
+    cfg = tiny_grpo(max_completion_length=12, temperature=1.0)
+    model, processor = load_policy(base, sft_dir, cfg)
+    rows = build_rows(release, "train", 1024, cfg.image_max_pixels, "reference_plan")[:2]
+
+    def score(config, subset):
+        return policy_reward(model, processor, subset, [text_hash], [1.0], config, "reference_plan")
+
+    first = score(cfg, rows)
+    torch.rand(1000)  # whatever else drew random numbers in between
+    assert score(cfg, rows) == first and len(first["per_prompt"]) == 2
+    assert first["reward"] == pytest.approx(sum(first["per_prompt"]) / 2)
+    # prompt k draws with seed + k, whatever the prompts before it
+    assert (
+        score(cfg.model_copy(update={"seed": 1}), rows[1:])["per_prompt"] == first["per_prompt"][1:]
+    )
+    # and the samples do depend on the seed (the checks above are not vacuous)
+    assert score(cfg.model_copy(update={"seed": 7}), rows)["per_prompt"] != first["per_prompt"]
 
 
 def test_batch_must_hold_whole_groups():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from trl.trainer.utils import RepeatSampler
 
 from aesformer.config import GrpoConfig
-from aesformer.thinker.grpo import evidence, evidence_window, steps_per_pass
+from aesformer.thinker.grpo import evidence, evidence_window, paired_gain, steps_per_pass
 
 
 def step_prompts(cfg: GrpoConfig, prompts: int, steps: int, processes: int = 1) -> list[set[int]]:
@@ -74,3 +76,26 @@ def test_an_explicit_window_wins_and_a_too_long_one_is_halved():
     assert proof["reward_first_steps"] == pytest.approx(0.2)
     assert proof["reward_last_steps"] == pytest.approx(0.5)
     assert proof["reward_gain"] == pytest.approx(0.3)
+
+
+def test_paired_gain_is_the_mean_and_standard_error_of_the_differences():
+    mean, se = paired_gain([0.2, 0.4, 0.6, 0.8], [0.3, 0.4, 0.9, 0.8])
+    assert mean == pytest.approx(0.1)
+    # differences 0.1, 0, 0.3, 0: sample std 0.1414, / sqrt(4)
+    assert se == pytest.approx(0.141421 / 2, rel=1e-4)
+    assert math.isnan(paired_gain([0.5], [0.7])[1])
+    with pytest.raises(ValueError, match="same non-empty prompts"):
+        paired_gain([0.1, 0.2], [0.3])
+
+
+def test_evidence_reports_the_paired_standard_error_and_keeps_the_means_clean():
+    sft = {"reward": 0.4, "format": 0.5, "per_prompt": [0.3, 0.5]}
+    grpo = {"reward": 0.5, "format": 0.5, "per_prompt": [0.45, 0.55]}
+    proof = evidence([(1, 0.3), (2, 0.5)], 1, sft, grpo)
+    assert proof["reward_gain_over_sft"] == pytest.approx(0.1)
+    assert proof["reward_gain_over_sft_se"] == pytest.approx(0.05)  # diffs 0.15, 0.05
+    assert "per_prompt" not in proof["sft"] and "per_prompt" not in proof["grpo"]
+    assert proof["per_prompt_rewards"] == {"sft": [0.3, 0.5], "grpo": [0.45, 0.55]}
+    assert sft["per_prompt"] == [0.3, 0.5]  # the inputs are not changed
+    no_lists = evidence([(1, 0.3), (2, 0.5)], 1, {"reward": 0.4}, {"reward": 0.5})
+    assert no_lists["reward_gain_over_sft_se"] is None

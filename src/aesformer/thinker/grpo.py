@@ -340,20 +340,26 @@ def policy_reward(
     weights: Sequence[float],
     cfg: GrpoConfig,
     reference_column: str,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Mean weighted reward (and per-component means) of ``model`` on ``rows``.
 
-    ``num_generations`` samples per prompt at the training temperature, seeded with
-    ``cfg.seed``, scored by ``reward_funcs`` with the columns TRL passes them.
+    ``num_generations`` samples per prompt at the training temperature, scored by
+    ``reward_funcs`` with the columns TRL passes them. The sampler is re-seeded with
+    ``cfg.seed + k`` before prompt ``k``: two policies scored this way draw the same random
+    numbers for the same prompt (common random numbers; torch's one-sample ``multinomial``
+    is an exponential race, so a token whose probability barely changed is drawn in both),
+    and their per-prompt difference (``per_prompt``, see :func:`paired_gain`) is far less
+    noisy than the difference of two independent means.
     """
     was_training = model.training
     model.eval()
-    torch.manual_seed(cfg.seed)
     n = cfg.num_generations
     totals: list[float] = []
+    per_prompt: list[float] = []
     parts: dict[str, list[float]] = {fn.__name__: [] for fn in reward_funcs}
     try:
-        for row in rows:
+        for k, row in enumerate(rows):
+            torch.manual_seed(cfg.seed + k)
             prompt = row["prompt"][0]["content"]
             texts = sample_completions(model, processor, row["image"], prompt, n, cfg)
             kwargs = {
@@ -365,14 +371,29 @@ def policy_reward(
             values = [fn(**kwargs) for fn in reward_funcs]
             for fn, vals in zip(reward_funcs, values, strict=True):
                 parts[fn.__name__].extend(vals)
-            totals.extend(
+            row_totals = [
                 sum(w * v[i] for w, v in zip(weights, values, strict=True)) for i in range(n)
-            )
+            ]
+            totals.extend(row_totals)
+            per_prompt.append(sum(row_totals) / n)
     finally:
         model.train(was_training)
-    out = {"reward": sum(totals) / len(totals), "samples": float(len(totals))}
+    out: dict[str, Any] = {"reward": sum(totals) / len(totals), "samples": float(len(totals))}
     out.update({f"{name}": sum(v) / len(v) for name, v in parts.items()})
+    out["per_prompt"] = per_prompt
     return out
+
+
+def paired_gain(before: Sequence[float], after: Sequence[float]) -> tuple[float, float]:
+    """``(mean, standard error)`` of the per-prompt differences ``after - before``."""
+    if len(before) != len(after) or not before:
+        raise ValueError("paired_gain: the same non-empty prompts are needed on both sides")
+    diffs = [a - b for a, b in zip(after, before, strict=True)]
+    mean = sum(diffs) / len(diffs)
+    if len(diffs) < 2:
+        return mean, math.nan
+    var = sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)
+    return mean, math.sqrt(var / len(diffs))
 
 
 def steps_per_pass(cfg: GrpoConfig, prompts: int, processes: int = 1) -> int:
@@ -398,13 +419,18 @@ def evidence_window(cfg: GrpoConfig, prompts: int, processes: int = 1) -> int:
 
 
 def evidence(
-    history: Sequence[tuple[int, float]], k: int, sft: dict[str, float], grpo: dict[str, float]
+    history: Sequence[tuple[int, float]], k: int, sft: dict[str, Any], grpo: dict[str, Any]
 ) -> dict[str, Any]:
     """The stage's evidence numbers (see the module docstring); ``k`` is capped at half the
     logged steps, so the two windows never overlap."""
     k = max(1, min(k, len(history) // 2 or 1))
     first = _mean([r for _, r in history[:k]])
     last = _mean([r for _, r in history[-k:]])
+    sft, grpo = dict(sft), dict(grpo)
+    per_prompt = {"sft": sft.pop("per_prompt", None), "grpo": grpo.pop("per_prompt", None)}
+    gain_se = math.nan
+    if per_prompt["sft"] and per_prompt["grpo"]:
+        _, gain_se = paired_gain(per_prompt["sft"], per_prompt["grpo"])
     return {
         "evidence_steps": k,
         "reward_first_steps": first,
@@ -413,8 +439,10 @@ def evidence(
         "sft_reward": sft["reward"],
         "grpo_reward": grpo["reward"],
         "reward_gain_over_sft": grpo["reward"] - sft["reward"],
+        "reward_gain_over_sft_se": None if math.isnan(gain_se) else gain_se,
         "sft": sft,
         "grpo": grpo,
+        "per_prompt_rewards": per_prompt,
     }
 
 
@@ -552,6 +580,7 @@ METRIC_KEYS = (
     "sft_reward",
     "grpo_reward",
     "reward_gain_over_sft",
+    "reward_gain_over_sft_se",
     "final_kl",
     "train_loss",
     "judge_failures",
