@@ -82,8 +82,8 @@ def main() -> None:
     )
     for size, t in sorted(rows.items(), key=lambda kv: int(kv[0].split("x")[0])):
         print(
-            f"{size:>10} {t['decode-only']:>12.2f} {t['one thread']:>11.2f} "
-            f"{t['read-ahead']:>11.2f} {t['one thread'] / t['read-ahead']:>9.2f} "
+            f"{size:>10} {t['decode-only']:>12.3f} {t['one thread']:>11.3f} "
+            f"{t['read-ahead']:>11.3f} {t['one thread'] / t['read-ahead']:>9.2f} "
             f"{t['one thread'] / t['decode-only']:>11.2f} {t['read-ahead'] / t['decode-only']:>13.2f}"
         )
 

@@ -30,4 +30,8 @@ def test_bench_prints_both_passes_per_frame_size(tmp_path):
     assert "same signals checked" in lines[0]
     rows = {line.split()[0]: line.split()[1:] for line in lines[2:]}
     assert rows.keys() == {"320x180", "640x360"}
-    assert all(len(values) == 6 and all(float(v) > 0 for v in values) for values in rows.values())
+    # three times (seconds; a 20-frame 320x180 video can decode in under a millisecond on a
+    # quiet machine, printed 0.000), then three ratios of them (non-zero)
+    for values in rows.values():
+        assert len(values) == 6
+        assert all(float(v) >= 0 for v in values[:3]) and all(float(v) > 0 for v in values[3:])
