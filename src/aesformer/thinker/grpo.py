@@ -19,10 +19,12 @@
 5. the ``default`` adapter, tokenizer and processor saved in ``out`` (+ ``grpo_info.json``);
 6. the **evidence** (:func:`evidence`): mean weighted reward of the first and the last
    ``evidence_steps`` training steps (default: one pass over the train prompts, so both
-   windows score the same prompts; :func:`evidence_window`), and the mean weighted reward of the SFT policy and of
-   the GRPO policy on the same prompts, sampled the same way (``num_generations`` samples per
-   prompt at ``temperature``, same seed) and scored by the same reward functions; written to
-   ``metrics`` (JSON, for ``dvc metrics``) and logged to the active MLflow run.
+   windows score the same prompts; :func:`evidence_window`), and the mean weighted reward of
+   the SFT policy and of the GRPO policy on the same prompts, sampled the same way
+   (``num_generations`` samples per prompt at ``temperature``, common random numbers per
+   prompt) and scored by the same reward functions, with the paired standard error of the
+   gain; written to ``metrics`` (JSON, for ``dvc metrics``) and logged to the active MLflow
+   run.
 
 Multi-GPU: the same function under ``accelerate launch`` (DeepSpeed ZeRO-2 for LoRA GRPO;
 ``use_vllm`` for generation); see docs/thinker.md "GRPO".
@@ -348,8 +350,9 @@ def policy_reward(
     ``cfg.seed + k`` before prompt ``k``: two policies scored this way draw the same random
     numbers for the same prompt (common random numbers; torch's one-sample ``multinomial``
     is an exponential race, so a token whose probability barely changed is drawn in both),
-    and their per-prompt difference (``per_prompt``, see :func:`paired_gain`) is far less
-    noisy than the difference of two independent means.
+    and their per-prompt differences (``per_prompt``, see :func:`paired_gain`) are less
+    noisy than the difference of two independent means (about half the standard error on the
+    sample release: a flipped token still sends a long sample down another path).
     """
     was_training = model.training
     model.eval()
