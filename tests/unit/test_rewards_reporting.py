@@ -97,3 +97,70 @@ def test_callback_without_a_run_logs_nothing(tmp_path, monkeypatch):
         assert mlflow.active_run() is None and not stats.pending
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_tables_past_mlflows_tag_limit_are_still_logged_and_never_crash(run, caplog):
+    """mlflow#13170: log_table lists every table in one run tag of at most 8000 characters;
+    past ~135 step tables the tag was truncated and the next log_table raised
+    JSONDecodeError (a GRPO run died at step 136). The tables go on as JSON artifacts."""
+    from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_ARTIFACTS
+    from mlflow.utils.validation import MAX_TAG_VAL_LENGTH
+
+    from aesformer.rewards.reporting import log_completions_table
+
+    client, run_id = run
+    rows = [{"prompt": "p", "completion": "c", "group": 0, "total": 0.5}]
+    with caplog.at_level("WARNING", logger="aesformer.rewards"):
+        for step in range(1, 151):
+            assert log_completions_table(rows, step) == f"completions/step_{step:06d}.json"
+    tag = client.get_run(run_id).data.tags[MLFLOW_LOGGED_ARTIFACTS]
+    listed = json.loads(tag)  # still whole JSON
+    assert len(tag) <= MAX_TAG_VAL_LENGTH and 100 < len(listed) < 150
+    assert listed[-1] == {"path": f"completions/step_{len(listed):06d}.json", "type": "table"}
+    # every step has its table, listed or not, in the same layout
+    for step in (1, len(listed), len(listed) + 1, 150):
+        table = _table(client, run_id, step)
+        assert table["columns"] == ["step", "prompt", "completion", "group", "total"]
+        assert table["data"] == [[step, "p", "c", 0, 0.5]]
+    full = [r for r in caplog.records if "table list" in r.getMessage()]
+    assert len(full) == 1  # said once per run
+    # a listed table is still read by MLflow's own loader
+    exp = client.get_run(run_id).info.experiment_id
+    loaded = client.load_table(exp, "completions/step_000002.json", run_ids=[run_id])
+    assert loaded["step"].tolist() == [2]
+
+
+def test_a_failing_mlflow_never_stops_the_training_step(run, caplog):
+    stats = RewardStats(weights={"format": 0.1, "alignment": 0.5, "creativity": 0.4})
+    _fill(stats)
+    callback = RewardLoggingCallback(stats, table_rows=2, run_id="no-such-run")
+    with caplog.at_level("WARNING", logger="aesformer.rewards"):
+        control = object()
+        assert callback.on_step_end(None, SimpleNamespace(global_step=7), control) is control
+    assert not stats.pending
+    assert any("logging step 7 to MLflow failed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_server_refusing_the_table_tag_gets_json_tables(run, monkeypatch, caplog):
+    """An older tracking server refuses a table tag over 5000 characters (mlflow#11874) after
+    the file is written: the table is written again with log_dict, and later steps skip
+    log_table. (The refusal is simulated: no such server runs here.)"""
+    from mlflow.exceptions import MlflowException
+
+    from aesformer.rewards import reporting
+
+    client, run_id = run
+    calls = []
+
+    def refuse(*args, **kwargs):
+        calls.append(kwargs["artifact_file"])
+        raise MlflowException("Tag value '[...' had length 5031, exceeded length limit of 5000")
+
+    monkeypatch.setattr(reporting.mlflow, "log_table", refuse)
+    rows = [{"prompt": "p", "completion": "c"}]
+    with caplog.at_level("WARNING", logger="aesformer.rewards"):
+        reporting.log_completions_table(rows, 1)
+        reporting.log_completions_table(rows, 2)
+    assert calls == ["completions/step_000001.json"]  # step 2 did not try again
+    assert _table(client, run_id, 2)["data"] == [[2, "p", "c"]]
+    assert sum("table list" in r.getMessage() for r in caplog.records) == 1

@@ -10,17 +10,31 @@ optimizer step that scored completions it logs :meth:`RewardStats.flush` of the 
 - a table ``completions/step_<step>.json`` (``mlflow.log_table``): step, prompt, completion,
   group, each component's reward and the weighted total.
 
+MLflow lists a run's tables in one run tag (``mlflow.loggedArtifacts``) of at most
+``MAX_TAG_VAL_LENGTH`` (8000) characters, about 135 step tables; ``log_table`` past that
+truncates the tag and the next call fails parsing it (mlflow#13170, mlflow#11874; a GRPO run
+died at step 136 on it). So once the tag has no room for another entry, the tables are
+logged with ``mlflow.log_dict`` in the same layout (``{"columns": [...], "data": [...]}``,
+readable with ``pandas.read_json(path, orient="split")``), not listed in the UI's table view,
+and a warning says so once per run. A failure to log never stops training: it is logged as a
+warning and the step goes on.
+
 Logs into the active MLflow run (the stage's ``tracking.stage_run``) or ``run_id``; without
 either it logs nothing. Only the main process logs.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_ARTIFACTS
+from mlflow.utils.validation import MAX_TAG_VAL_LENGTH
 from transformers import TrainerCallback
 
 from aesformer.rewards.functions import RewardStats
@@ -54,8 +68,58 @@ def log_completions_table(
                 value = value[: MAX_CELL_CHARS - 1] + "…"
             data[c].append(value)
     artifact = f"{TABLE_DIR}/step_{step:06d}.json"
-    mlflow.log_table(data=data, artifact_file=artifact, run_id=run_id)
+    run_id = run_id or _active_run_id()
+    if run_id not in _index_full and table_index_has_room(artifact, run_id):
+        try:
+            mlflow.log_table(data=data, artifact_file=artifact, run_id=run_id)
+            return artifact
+        except MlflowException as exc:  # e.g. a server with a shorter tag limit (older: 5000)
+            log.debug("rewards: log_table of %s failed: %s", artifact, exc)
+    table = {"columns": columns, "data": [list(r) for r in zip(*data.values(), strict=True)]}
+    mlflow.log_dict(table, artifact, run_id=run_id)
+    _mark_index_full(run_id)
     return artifact
+
+
+def _active_run_id() -> str:
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("no active MLflow run and no run_id")
+    return run.info.run_id
+
+
+def table_index_has_room(artifact: str, run_id: str | None = None) -> bool:
+    """Whether MLflow's table index tag of the run can list ``artifact`` (see module docstring).
+
+    Already listed: yes (``log_table`` does not add it twice). An unreadable tag (truncated by
+    an earlier writer): no.
+    """
+    run = MlflowClient().get_run(run_id or _active_run_id())
+    try:
+        listed = json.loads(run.data.tags.get(MLFLOW_LOGGED_ARTIFACTS, "[]"))
+    except json.JSONDecodeError:
+        return False
+    entry = {"path": artifact, "type": "table"}
+    if entry in listed:
+        return True
+    return len(json.dumps([*listed, entry])) <= MAX_TAG_VAL_LENGTH
+
+
+#: Runs whose table list is full: their later tables go straight to ``log_dict``.
+_index_full: set[str] = set()
+
+
+def _mark_index_full(run_id: str) -> None:
+    if run_id not in _index_full:
+        _index_full.add(run_id)
+        log.warning(
+            "rewards: MLflow's table list of run %s is full (%d-character tag); later "
+            "completion tables are logged as JSON artifacts under %s/ (same layout, not listed "
+            "in the UI's table view)",
+            run_id,
+            MAX_TAG_VAL_LENGTH,
+            TABLE_DIR,
+        )
 
 
 def log_reward_step(
@@ -92,9 +156,18 @@ class RewardLoggingCallback(TrainerCallback):
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         if self.stats.pending and self._can_log(state):
-            log_reward_step(
-                self.stats, state.global_step, table_rows=self.table_rows, run_id=self.run_id
-            )
+            try:
+                log_reward_step(
+                    self.stats, state.global_step, table_rows=self.table_rows, run_id=self.run_id
+                )
+            except Exception as exc:  # telemetry must never stop training
+                self.stats.flush()
+                log.warning(
+                    "rewards: logging step %d to MLflow failed (training goes on): %s: %s",
+                    state.global_step,
+                    type(exc).__name__,
+                    exc,
+                )
         return control
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
