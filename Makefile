@@ -15,12 +15,13 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test test-unit test-integration lint audit format bench bench-gpu mlflow-ui prefect-ui deploy worker stack-up stack-down clean help
+.PHONY: setup run test test-unit test-integration lint audit format bench bench-gpu grpo-evidence mlflow-ui prefect-ui deploy worker stack-up stack-down clean help
 
 help:
 	@echo "make run    set-up + the whole pipeline (Prefect flow over DVC stages) on the embedded default"
 	@echo "make test   set-up + all tests (unit + integration with real servers)"
 	@echo "make setup | lint | format | bench | mlflow-ui | prefect-ui | clean"
+	@echo "make grpo-evidence   GRPO for 200 steps after make run, its own MLflow store (docs/thinker.md)"
 	@echo "make deploy | worker | stack-up | stack-down   (Prefect deployments, docs/operations.md)"
 
 ## setup: idempotent; reinstalls only when pyproject.toml or the lock file changed.
@@ -86,6 +87,13 @@ bench: setup
 
 # bench/thinker_gpu.py: AesThinker at the real 8B size (random weights) on one CUDA GPU;
 # refuses without one. Prints SFT tokens/s, MFU, peak memory and GRPO rollout tokens/s.
+# GRPO for 200 steps from the pipeline's SFT adapter, in its own MLflow store (docs/thinker.md
+# "Evidence"; needs `make run` first; ~7 min on 2 quiet cores; not part of `make run`)
+grpo-evidence: setup
+	env -u MLFLOW_TRACKING_URI $(VENV)/bin/aesformer grpo --profile grpo-evidence --release data/release \
+	  --sft models/thinker/sft --out models/thinker/grpo-evidence \
+	  --metrics reports/thinker/grpo-evidence.json
+
 bench-gpu: setup
 	$(VENV)/bin/python bench/thinker_gpu.py --json reports/bench/thinker_gpu.json
 

@@ -99,3 +99,36 @@ def test_evidence_reports_the_paired_standard_error_and_keeps_the_means_clean():
     assert sft["per_prompt"] == [0.3, 0.5]  # the inputs are not changed
     no_lists = evidence([(1, 0.3), (2, 0.5)], 1, {"reward": 0.4}, {"reward": 0.5})
     assert no_lists["reward_gain_over_sft_se"] is None
+
+
+def test_reward_trend_is_the_least_squares_slope_per_100_steps_with_its_error():
+    from aesformer.thinker.grpo import reward_trend
+
+    line = [(s, 0.3 + 0.001 * s) for s in range(1, 11)]
+    slope, se = reward_trend(line)
+    assert slope == pytest.approx(0.1) and se == pytest.approx(0.0, abs=1e-9)
+    noisy = [(s, 0.3 + (0.05 if s % 2 else -0.05)) for s in range(1, 21)]
+    slope, se = reward_trend(noisy)
+    # the alternation has a slight slope (-0.05 at the last, even step); scipy.stats.linregress
+    # of the same points: slope -0.00075188, stderr 0.0020361 per step
+    assert slope == pytest.approx(-0.075188, abs=1e-5) and se == pytest.approx(0.20361, abs=1e-4)
+    assert reward_trend([(1, 0.2), (2, 0.4)]) == (None, None)
+    proof = evidence(line, 3, {"reward": 0.3}, {"reward": 0.4})
+    assert proof["reward_trend_per_100_steps"] == pytest.approx(0.1)
+
+
+def test_the_evidence_profile_is_the_default_run_for_longer_in_its_own_store():
+    from pathlib import Path
+
+    from aesformer.config import load_params
+
+    repo = Path(__file__).resolve().parents[2]
+    base = load_params(repo / "params.yaml")
+    long = load_params(repo / "params.yaml", profile="grpo-evidence")
+    assert long.grpo.max_steps == 200 and base.grpo.max_steps < long.grpo.max_steps
+    changed = {k for k, v in long.grpo.model_dump().items() if v != getattr(base.grpo, k)}
+    assert changed == {"max_steps", "save_steps"}  # same policy, rewards, data: only longer
+    assert long.rewards == base.rewards and long.sft == base.sft
+    # its registered aesthinker must not become the @latest the eval stage benchmarks
+    assert long.tracking.tracking_uri != base.tracking.tracking_uri
+    assert evidence_window(long.grpo, 20) == 5

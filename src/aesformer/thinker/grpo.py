@@ -40,6 +40,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
+import numpy as np
 import torch
 from transformers import TrainerCallback
 
@@ -399,6 +400,24 @@ def paired_gain(before: Sequence[float], after: Sequence[float]) -> tuple[float,
     return mean, math.sqrt(var / len(diffs))
 
 
+def reward_trend(history: Sequence[tuple[int, float]]) -> tuple[float | None, float | None]:
+    """``(slope, standard error)`` of the least-squares line through the per-step rewards,
+    per 100 optimizer steps (``None`` below 3 steps). Every step's prompts are drawn at
+    random, so prompt difficulty is noise around the line, not a trend."""
+    if len(history) < 3:
+        return None, None
+    x = np.array([step for step, _ in history], dtype=np.float64)
+    y = np.array([reward for _, reward in history], dtype=np.float64)
+    dx = x - x.mean()
+    sxx = float((dx**2).sum())
+    if sxx == 0:
+        return None, None
+    slope = float((dx * (y - y.mean())).sum()) / sxx
+    residual = y - y.mean() - slope * dx
+    se = math.sqrt(float((residual**2).sum()) / (len(x) - 2) / sxx)
+    return 100 * slope, 100 * se
+
+
 def steps_per_pass(cfg: GrpoConfig, prompts: int, processes: int = 1) -> int:
     """Optimizer steps of one pass of TRL's sampler over ``prompts`` train prompts.
 
@@ -434,8 +453,11 @@ def evidence(
     gain_se = math.nan
     if per_prompt["sft"] and per_prompt["grpo"]:
         _, gain_se = paired_gain(per_prompt["sft"], per_prompt["grpo"])
+    slope, slope_se = reward_trend(history)
     return {
         "evidence_steps": k,
+        "reward_trend_per_100_steps": slope,
+        "reward_trend_per_100_steps_se": slope_se,
         "reward_first_steps": first,
         "reward_last_steps": last,
         "reward_gain": (last - first) if first is not None and last is not None else None,
@@ -580,6 +602,8 @@ METRIC_KEYS = (
     "reward_first_steps",
     "reward_last_steps",
     "reward_gain",
+    "reward_trend_per_100_steps",
+    "reward_trend_per_100_steps_se",
     "sft_reward",
     "grpo_reward",
     "reward_gain_over_sft",
