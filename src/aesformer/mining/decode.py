@@ -12,8 +12,8 @@ The pass reads every frame once with OpenCV and keeps only what the later steps 
 The next few frames are decoded on a second thread while one is analysed (:class:`ReadAhead`,
 ``read_ahead`` frames; 0: one thread). Full-resolution frames are not kept: :func:`read_frames`
 seeks back to the few frames that end up selected and verifies each against its analysis
-sample, falling back to a sequential read where the container's seek is not frame-exact. Rotation metadata is applied by
-OpenCV (``CAP_PROP_ORIENTATION_AUTO``); the angle is reported.
+sample, falling back to a sequential read where the container's seek is not frame-exact.
+Rotation metadata is applied by OpenCV (``CAP_PROP_ORIENTATION_AUTO``); the angle is reported.
 """
 
 from __future__ import annotations

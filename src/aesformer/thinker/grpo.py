@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from time import perf_counter
@@ -393,11 +394,10 @@ def paired_gain(before: Sequence[float], after: Sequence[float]) -> tuple[float,
     if len(before) != len(after) or not before:
         raise ValueError("paired_gain: the same non-empty prompts are needed on both sides")
     diffs = [a - b for a, b in zip(after, before, strict=True)]
-    mean = sum(diffs) / len(diffs)
+    mean = statistics.fmean(diffs)
     if len(diffs) < 2:
         return mean, math.nan
-    var = sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)
-    return mean, math.sqrt(var / len(diffs))
+    return mean, statistics.stdev(diffs, mean) / math.sqrt(len(diffs))
 
 
 def reward_trend(history: Sequence[tuple[int, float]]) -> tuple[float | None, float | None]:
