@@ -814,7 +814,7 @@ class GrpoConfig(Section):
         None,
         ge=1,
         description="optimizer steps per rollout batch (rollout = this x global batch; null: "
-        "grad_accum, i.e. one step per rollout)",
+        "one step per rollout); TRL counts micro-batches: it gets this x grad_accum",
     )
     learning_rate: float = Field(
         5e-5, gt=0, le=1, description="peak learning rate (the paper: 1e-7 for the 8B model)"
@@ -873,6 +873,19 @@ class GrpoConfig(Section):
         ge=1,
         description="train prompts on which SFT and GRPO policies are sampled and scored "
         "(null: all)",
+    )
+    eval_samples: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        description="samples per prompt in the SFT-vs-GRPO scoring (null: num_generations)",
+    )
+    eval_batch_size: int | None = Field(
+        None,
+        ge=1,
+        le=65536,
+        description="completions per generate call in the SFT-vs-GRPO scoring, whole prompts "
+        "(null: batch_size, the training micro-batch, which fits the device)",
     )
 
     @model_validator(mode="after")

@@ -191,8 +191,9 @@ def planner_image(release: Path) -> str:
 
 
 def test_policies_are_scored_with_common_random_numbers_per_prompt(setup):
-    """policy_reward re-seeds before every prompt: the same policy scores the same samples,
-    whatever ran before it, and each prompt's samples do not depend on the earlier prompts."""
+    """policy_reward samples fixed chunks of prompts, one generate call each, re-seeded before
+    every chunk: the same policy scores the same samples, whatever ran before it, and a
+    chunk's samples do not depend on the chunks before it."""
     import zlib
 
     import torch
@@ -203,21 +204,29 @@ def test_policies_are_scored_with_common_random_numbers_per_prompt(setup):
         return [zlib.crc32(completion_text(c).encode()) / 2**32 for c in completions]
 
     _, base, release, sft_dir = setup
-    cfg = tiny_grpo(max_completion_length=12, temperature=1.0)
+    cfg = tiny_grpo(max_completion_length=12, temperature=1.0, eval_prompts=None)
     model, processor = load_policy(base, sft_dir, cfg)
-    rows = build_rows(release, "train", 1024, cfg.image_max_pixels, "reference_plan")[:2]
+    rows = build_rows(release, "train", 1024, cfg.image_max_pixels, "reference_plan")[:3]
 
     def score(config, subset):
         return policy_reward(model, processor, subset, [text_hash], [1.0], config, "reference_plan")
 
-    first = score(cfg, rows)
+    first = score(cfg, rows)  # batch 4 / 2 samples: prompts 0-1 in one call, 2 in another
     torch.rand(1000)  # whatever else drew random numbers in between
-    assert score(cfg, rows) == first and len(first["per_prompt"]) == 2
-    assert first["reward"] == pytest.approx(sum(first["per_prompt"]) / 2)
-    # prompt k draws with seed + k, whatever the prompts before it
-    assert (
-        score(cfg.model_copy(update={"seed": 1}), rows[1:])["per_prompt"] == first["per_prompt"][1:]
+    assert score(cfg, rows) == first and len(first["per_prompt"]) == 3
+    assert first["samples"] == 6.0
+    assert first["reward"] == pytest.approx(sum(first["per_prompt"]) / 3)
+    # the chunk that starts at prompt k draws with seed + k, whatever the chunks before it
+    later = score(cfg.model_copy(update={"seed": 2}), rows[2:])
+    assert later["per_prompt"] == first["per_prompt"][2:]
+    # one prompt per call: each prompt's samples are its own, whatever the prompts before it
+    single = cfg.model_copy(update={"eval_batch_size": 2})
+    alone = score(single, rows)
+    assert score(single.model_copy(update={"seed": 1}), rows[1:])["per_prompt"] == (
+        alone["per_prompt"][1:]
     )
+    # more samples per prompt are scored as such
+    assert score(cfg.model_copy(update={"eval_samples": 4}), rows[:1])["samples"] == 4.0
     # and the samples do depend on the seed (the checks above are not vacuous)
     assert score(cfg.model_copy(update={"seed": 7}), rows)["per_prompt"] != first["per_prompt"]
 

@@ -132,3 +132,45 @@ def test_the_evidence_profile_is_the_default_run_for_longer_in_its_own_store():
     # its registered aesthinker must not become the @latest the eval stage benchmarks
     assert long.tracking.tracking_uri != base.tracking.tracking_uri
     assert evidence_window(long.grpo, 20) == 5
+
+
+def test_steps_per_generation_counts_optimizer_steps_and_trl_gets_micro_batches(tmp_path):
+    """TRL's ``steps_per_generation`` counts micro-batches (training_step calls); ours counts
+    optimizer steps: with grad_accum 8, 4 optimizer steps per rollout are 32 micro-batches."""
+    from aesformer.thinker.grpo import grpo_arguments
+
+    full = GrpoConfig(num_generations=5, batch_size=10, grad_accum=8, steps_per_generation=4)
+    args = grpo_arguments(full, [0.4, 0.5, 0.1], tmp_path)
+    assert args.steps_per_generation == 32
+    # one process here: a rollout batch is 4 optimizer steps of 10 x 8 completions = 64 prompts
+    assert args.generation_batch_size == 4 * 10 * 8
+    default = grpo_arguments(GrpoConfig(grad_accum=2, batch_size=8), [1.0, 1.0, 1.0], tmp_path)
+    assert default.steps_per_generation == 2  # null: one optimizer step per rollout
+    assert steps_per_pass(full, 128) == 8  # 64-prompt rollouts: 2 per pass of 128, 4 steps each
+
+
+def test_the_windows_are_steps_when_only_generating_steps_log_a_reward():
+    # steps_per_generation 4: TRL logs the rollout's reward on steps 1, 5, 9, ...
+    history = [(1, 0.1), (5, 0.2), (9, 0.3), (13, 0.4), (17, 0.5)]
+    proof = evidence(history, 4, {"reward": 0.3}, {"reward": 0.4})
+    assert proof["evidence_steps"] == 4
+    assert proof["reward_first_steps"] == pytest.approx(0.1)  # steps 1..4: one rollout
+    assert proof["reward_last_steps"] == pytest.approx(0.5)  # steps 14..17
+    wide = evidence(history, 8, {"reward": 0.3}, {"reward": 0.4})
+    assert wide["reward_first_steps"] == pytest.approx(0.15)  # steps 1..8: rollouts 1 and 5
+    assert wide["reward_last_steps"] == pytest.approx(0.45)  # steps 10..17: 13 and 17
+    capped = evidence(history, 100, {"reward": 0.3}, {"reward": 0.4})
+    assert capped["evidence_steps"] == 8  # half of the 17 steps: the windows never overlap
+    assert capped["reward_first_steps"] == pytest.approx(0.15)
+
+
+def test_scoring_chunks_hold_whole_prompts_within_the_batch():
+    from aesformer.thinker.grpo import scoring_chunks
+
+    cfg = GrpoConfig(num_generations=4, batch_size=16)
+    assert [list(c) for c in scoring_chunks(cfg, 10)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    wide = GrpoConfig(num_generations=4, batch_size=16, eval_samples=8, eval_batch_size=160)
+    assert scoring_chunks(wide, 20) == [range(0, 20)]
+    tiny = GrpoConfig(num_generations=4, batch_size=16, eval_samples=8, eval_batch_size=3)
+    assert len(scoring_chunks(tiny, 5)) == 5  # fewer completions than samples: a prompt a call
+    assert scoring_chunks(cfg, 0) == []
