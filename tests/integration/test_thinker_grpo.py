@@ -222,8 +222,9 @@ def test_policies_are_scored_with_common_random_numbers_per_prompt(setup):
     # one prompt per call: each prompt's samples are its own, whatever the prompts before it
     single = cfg.model_copy(update={"eval_batch_size": 2})
     alone = score(single, rows)
-    assert score(single.model_copy(update={"seed": 1}), rows[1:])["per_prompt"] == (
-        alone["per_prompt"][1:]
+    assert (
+        score(single.model_copy(update={"seed": 1}), rows[1:])["per_prompt"]
+        == (alone["per_prompt"][1:])
     )
     # more samples per prompt are scored as such
     assert score(cfg.model_copy(update={"eval_samples": 4}), rows[:1])["samples"] == 4.0
