@@ -875,13 +875,13 @@ class GrpoConfig(Section):
         "(null: all)",
     )
     eval_samples: int | None = Field(
-        None,
+        8,
         ge=1,
         le=1024,
         description="samples per prompt in the SFT-vs-GRPO scoring (null: num_generations)",
     )
     eval_batch_size: int | None = Field(
-        None,
+        160,
         ge=1,
         le=65536,
         description="completions per generate call in the SFT-vs-GRPO scoring, whole prompts "

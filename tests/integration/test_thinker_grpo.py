@@ -46,6 +46,8 @@ def tiny_grpo(**overrides) -> GrpoConfig:
         "save_steps": 1,
         "evidence_steps": 1,
         "eval_prompts": 1,
+        "eval_samples": None,  # num_generations
+        "eval_batch_size": None,  # batch_size: 2 prompts a generate call
     }
     return GrpoConfig(**(values | overrides))
 

@@ -167,7 +167,8 @@ def test_the_windows_are_steps_when_only_generating_steps_log_a_reward():
 def test_scoring_chunks_hold_whole_prompts_within_the_batch():
     from aesformer.thinker.grpo import scoring_chunks
 
-    cfg = GrpoConfig(num_generations=4, batch_size=16)
+    # null: num_generations samples, batch_size completions a call
+    cfg = GrpoConfig(num_generations=4, batch_size=16, eval_samples=None, eval_batch_size=None)
     assert [list(c) for c in scoring_chunks(cfg, 10)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     wide = GrpoConfig(num_generations=4, batch_size=16, eval_samples=8, eval_batch_size=160)
     assert scoring_chunks(wide, 20) == [range(0, 20)]
