@@ -127,11 +127,14 @@ def test_the_evidence_profile_is_the_default_run_for_longer_in_its_own_store():
     long = load_params(repo / "params.yaml", profile="grpo-evidence")
     assert long.grpo.max_steps == 200 and base.grpo.max_steps < long.grpo.max_steps
     changed = {k for k, v in long.grpo.model_dump().items() if v != getattr(base.grpo, k)}
-    assert changed == {"max_steps", "save_steps"}  # same policy, rewards, data: only longer
+    # same policy, rewards, data: longer, with the paper's 4 optimizer steps per rollout
+    assert changed == {"max_steps", "save_steps", "steps_per_generation"}
+    assert long.grpo.steps_per_generation == 4
     assert long.rewards == base.rewards and long.sft == base.sft
     # its registered aesthinker must not become the @latest the eval stage benchmarks
     assert long.tracking.tracking_uri != base.tracking.tracking_uri
-    assert evidence_window(long.grpo, 20) == 5
+    # a 16-prompt rollout batch of 4 steps per pass over the 20 prompts (4 dropped each pass)
+    assert evidence_window(long.grpo, 20) == 4
 
 
 def test_steps_per_generation_counts_optimizer_steps_and_trl_gets_micro_batches(tmp_path):
