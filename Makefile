@@ -85,15 +85,15 @@ bench: setup
 	$(VENV)/bin/python bench/decode.py --corpus data/raw
 	$(VENV)/bin/python bench/mining.py --corpus data/raw --holdout data/raw-holdout
 
-# bench/thinker_gpu.py: AesThinker at the real 8B size (random weights) on one CUDA GPU;
-# refuses without one. Prints SFT tokens/s, MFU, peak memory and GRPO rollout tokens/s.
 # GRPO for 200 steps from the pipeline's SFT adapter, in its own MLflow store (docs/thinker.md
-# "Evidence"; needs `make run` first; ~7 min on 2 quiet cores; not part of `make run`)
+# "Evidence"; needs `make run` first; ~5-8 min on 2 cores; not part of `make run`)
 grpo-evidence: setup
 	env -u MLFLOW_TRACKING_URI $(VENV)/bin/aesformer grpo --profile grpo-evidence --release data/release \
 	  --sft models/thinker/sft --out models/thinker/grpo-evidence \
 	  --metrics reports/thinker/grpo-evidence.json
 
+# bench/thinker_gpu.py: AesThinker at the real 8B size (random weights) on one CUDA GPU;
+# refuses without one. Prints SFT tokens/s, MFU, peak memory and GRPO rollout tokens/s.
 bench-gpu: setup
 	$(VENV)/bin/python bench/thinker_gpu.py --json reports/bench/thinker_gpu.json
 

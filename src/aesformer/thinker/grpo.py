@@ -318,21 +318,14 @@ def sample_completions(
     about 3x faster than one call each on the tiny base.
     """
     tokenizer = processor.tokenizer
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    try:
-        inputs = processor.apply_chat_template(
-            [
-                inference_messages(image, prompt)
-                for image, prompt in zip(images, prompts, strict=True)
-            ],
-            tokenize=True,
-            add_generation_prompt=True,
-            return_dict=True,
-            return_tensors="pt",
-            processor_kwargs={"padding": True},
-        )
-    finally:
-        tokenizer.padding_side = side
+    inputs = processor.apply_chat_template(
+        [inference_messages(image, prompt) for image, prompt in zip(images, prompts, strict=True)],
+        tokenize=True,
+        add_generation_prompt=True,
+        return_dict=True,
+        return_tensors="pt",
+        processor_kwargs={"padding": True, "padding_side": "left"},
+    )
     device = next(model.parameters()).device
     inputs = {k: v.to(device) if hasattr(v, "to") else v for k, v in inputs.items()}
     output = model.generate(
@@ -350,10 +343,15 @@ def sample_completions(
     return [texts[i * n : (i + 1) * n] for i in range(len(prompts))]
 
 
+def scoring_samples(cfg: GrpoConfig) -> int:
+    """Samples per prompt in the SFT-vs-GRPO scoring: ``eval_samples``, else ``num_generations``."""
+    return cfg.eval_samples or cfg.num_generations
+
+
 def scoring_chunks(cfg: GrpoConfig, prompts: int) -> list[range]:
     """The prompt ranges of the SFT-vs-GRPO scoring, one ``generate`` call each: whole
     prompts, ``eval_batch_size`` (else ``batch_size``) completions at most, at least one."""
-    n = cfg.eval_samples or cfg.num_generations
+    n = scoring_samples(cfg)
     per_call = max(1, (cfg.eval_batch_size or cfg.batch_size) // n)
     return [range(a, min(a + per_call, prompts)) for a in range(0, prompts, per_call)]
 
@@ -382,7 +380,7 @@ def policy_reward(
     """
     was_training = model.training
     model.eval()
-    n = cfg.eval_samples or cfg.num_generations
+    n = scoring_samples(cfg)
     totals: list[float] = []
     per_prompt: list[float] = []
     parts: dict[str, list[float]] = {fn.__name__: [] for fn in reward_funcs}
@@ -598,7 +596,7 @@ def train_grpo(
     summary: dict[str, Any] = {
         "train_prompts": len(rows),
         "eval_prompts": len(eval_rows),
-        "eval_samples": cfg.eval_samples or cfg.num_generations,
+        "eval_samples": scoring_samples(cfg),
         "trainable_parameters": trainable,
         "global_step": trainer.state.global_step,
         "resumed_from_step": int(resume_from.name.rsplit("-", 1)[1]) if resume_from else 0,
