@@ -47,6 +47,7 @@ from aesformer.thinker.data import (
     load_image,
 )
 from aesformer.thinker.evaluate import generate_plan, plan_metrics
+from aesformer.thinker.lm_head import compact_lm_head
 from aesformer.zoo import add_plan_tags, load_thinker, load_thinker_processor
 
 log = logging.getLogger(__name__)
@@ -373,7 +374,8 @@ def train_sft(
         out, run_key(cfg, base_model, revision, release_dir), resume, "sft"
     )
     mark = perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    with compact_lm_head():  # only the plan tokens through the LM head on CPU too
+        result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     train_seconds = perf_counter() - mark
 
     trainer.save_model(str(out))  # adapter only (+ embed_tokens / lm_head copies); ZeRO-3 aware
