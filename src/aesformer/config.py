@@ -847,6 +847,12 @@ class GrpoConfig(Section):
     deepspeed: str | None = Field(
         None, description="DeepSpeed JSON (infra/deepspeed/zero2.json) when not set by accelerate"
     )
+    merge_lora_for_generation: bool = Field(
+        True,
+        description="fold the LoRA into the base weights while transformers generates rollouts "
+        "and scoring samples (the base weights are copied and put back exactly: one copy of the "
+        "adapted weights; not used with vLLM or DeepSpeed ZeRO-3)",
+    )
     use_vllm: bool = Field(False, description="generate rollouts with vLLM (GPU only)")
     vllm_mode: Literal["colocate", "server"] = Field(
         "colocate",

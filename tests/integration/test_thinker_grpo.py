@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
 import pytest
+import torch
 from mlflow import MlflowClient
 from pydantic import ValidationError
 from safetensors.torch import load_file, save_file
@@ -164,6 +166,41 @@ def test_train_saved_modules_trains_the_full_copies_too(setup, tmp_path):
     cfg = tiny_grpo(weight_decay=0.1, train_saved_modules=True, eval_prompts=1)
     train_grpo(cfg, RewardsConfig(), release, base, sft_dir, tmp_path / "grpo")
     assert changed_weights(sft_dir, tmp_path / "grpo") == {"lora": True, "full": True}
+
+
+def test_rollouts_with_the_lora_merged_are_the_rollouts_without(setup, tmp_path, monkeypatch):
+    """merge_lora_for_generation is a speed-up only: same rollouts, rewards and adapter."""
+    from aesformer.thinker import grpo
+
+    _, base, release, sft_dir = setup
+    merges: list[bool] = []
+    real = grpo.merged_lora
+
+    @contextmanager
+    def recording(model, enabled=True):
+        with real(model, enabled) as merged:
+            merges.append(merged)
+            yield merged
+
+    monkeypatch.setattr(grpo, "merged_lora", recording)
+    runs, seen = {}, {}
+    for merge in (True, False):
+        merges.clear()
+        # weight decay moves the LoRA even where a group's rewards tie (zero advantage)
+        cfg = tiny_grpo(max_steps=2, weight_decay=0.1, merge_lora_for_generation=merge)
+        out = tmp_path / f"merge-{merge}"
+        runs[merge] = train_grpo(cfg, RewardsConfig(), release, base, sft_dir, out)
+        seen[merge] = list(merges)
+    # 2 rollouts + the SFT and the GRPO scoring, merged only when asked
+    assert seen == {True: [True] * 4, False: [False] * 4}
+    assert runs[True]["step_rewards"] == runs[False]["step_rewards"]
+    assert runs[True]["per_prompt_rewards"] == runs[False]["per_prompt_rewards"]
+    merged = load_file(str(tmp_path / "merge-True" / "adapter_model.safetensors"))
+    plain = load_file(str(tmp_path / "merge-False" / "adapter_model.safetensors"))
+    assert merged.keys() == plain.keys()
+    for key, tensor in plain.items():
+        torch.testing.assert_close(merged[key], tensor, msg=key)
+    assert changed_weights(sft_dir, tmp_path / "merge-True")["lora"]
 
 
 def test_checkpoints_of_other_params_or_another_sft_adapter_are_not_resumed(setup, tmp_path):
