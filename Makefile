@@ -84,6 +84,8 @@ bench: setup
 	test -f data/raw-holdout/manifest.jsonl || $(VENV)/bin/aesformer corpus --out data/raw-holdout --profile corpus-holdout
 	$(VENV)/bin/python bench/decode.py --corpus data/raw
 	$(VENV)/bin/python bench/mining.py --corpus data/raw --holdout data/raw-holdout
+	test -d models/thinker/sft || $(VENV)/bin/dvc repro sft
+	$(VENV)/bin/python bench/thinker_head.py
 
 # GRPO for 200 steps from the pipeline's SFT adapter, in its own MLflow store (docs/thinker.md
 # "Evidence"; needs `make run` first; ~5-8 min on 2 cores; not part of `make run`)
