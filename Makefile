@@ -88,7 +88,7 @@ bench: setup
 	$(VENV)/bin/python bench/thinker_head.py
 
 # GRPO for 200 steps from the pipeline's SFT adapter, in its own MLflow store (docs/thinker.md
-# "Evidence"; needs `make run` first; ~5-8 min on 2 cores; not part of `make run`)
+# "Evidence"; needs `make run` first; ~6-12 min on 2 cores; not part of `make run`)
 grpo-evidence: setup
 	env -u MLFLOW_TRACKING_URI $(VENV)/bin/aesformer grpo --profile grpo-evidence --release data/release \
 	  --sft models/thinker/sft --out models/thinker/grpo-evidence \
