@@ -13,19 +13,21 @@ from aesformer.thinker.lm_head import compact_lm_head
 pytestmark = pytest.mark.unit
 
 
+def tiny_causal_lm(vocab_size: int, layers: int = 1, **config) -> Qwen3ForCausalLM:
+    """A random Qwen3 text model small enough for unit tests (seeded)."""
+    torch.manual_seed(0)
+    sizes = dict(hidden_size=32, intermediate_size=64, num_attention_heads=2, head_dim=16)
+    return Qwen3ForCausalLM(
+        Qwen3Config(
+            vocab_size=vocab_size, num_hidden_layers=layers, num_key_value_heads=1,
+            **(sizes | config),
+        )
+    )  # fmt: skip
+
+
 @pytest.fixture()
 def model():
-    torch.manual_seed(0)
-    config = Qwen3Config(
-        vocab_size=97,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=16,
-    )
-    m = Qwen3ForCausalLM(config)
+    m = tiny_causal_lm(97)
     add_fused_lm_head(m, outputs=("log_probs", "entropy"))
     return m
 

@@ -5,27 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 from peft import LoraConfig, get_peft_model
-from transformers import Qwen3Config, Qwen3ForCausalLM
 
 from aesformer.thinker.grpo import merged_lora
+from tests.unit.test_thinker_lm_head import tiny_causal_lm
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture()
 def model():
-    torch.manual_seed(0)
-    config = Qwen3Config(
-        vocab_size=61,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=16,
-        eos_token_id=None,
-        pad_token_id=0,
-    )
+    base = tiny_causal_lm(61, layers=2, eos_token_id=None, pad_token_id=0)
     lora = LoraConfig(
         r=4,
         lora_alpha=8,
@@ -33,7 +22,7 @@ def model():
         modules_to_save=["lm_head"],
         init_lora_weights=False,  # a non-zero B: the merge changes the weights
     )
-    m = get_peft_model(Qwen3ForCausalLM(config), lora)
+    m = get_peft_model(base, lora)
     with torch.no_grad():  # the trained copy of lm_head differs from the base one
         m.base_model.model.lm_head.modules_to_save["default"].weight.mul_(1.5)
     return m.eval()
@@ -91,16 +80,5 @@ def test_disabled_or_failing_leaves_the_model_alone(model):
 
 
 def test_a_model_without_lora_is_not_touched():
-    plain = Qwen3ForCausalLM(
-        Qwen3Config(
-            vocab_size=31,
-            hidden_size=16,
-            intermediate_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            num_key_value_heads=1,
-            head_dim=8,
-        )
-    )
-    with merged_lora(plain) as merged:
+    with merged_lora(tiny_causal_lm(31)) as merged:
         assert not merged
