@@ -816,6 +816,13 @@ class GrpoConfig(Section):
         description="optimizer steps per rollout batch (rollout = this x global batch; null: "
         "one step per rollout); TRL counts micro-batches: it gets this x grad_accum",
     )
+    num_iterations: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="optimisation passes over each rollout batch (GRPO's mu; 1: on-policy, "
+        "the paper); >1 re-uses a rollout for this x steps_per_generation steps, PPO-clipped",
+    )
     learning_rate: float = Field(
         5e-5, gt=0, le=1, description="peak learning rate (the paper: 1e-7 for the 8B model)"
     )

@@ -15,27 +15,30 @@ def step_prompts(cfg: GrpoConfig, prompts: int, steps: int, processes: int = 1) 
     """The prompts of each optimizer step, drawn as GRPOTrainer draws them (its sampler, its
     arguments, a new pass of the sampler whenever one ends)."""
     per_generation = cfg.steps_per_generation or 1
+    reuse = per_generation * cfg.num_iterations  # optimizer steps fed by one rollout batch
     completions_per_step = processes * cfg.batch_size * cfg.grad_accum
     sampler = RepeatSampler(
         data_source=list(range(prompts)),
         mini_repeat_count=cfg.num_generations,
         batch_size=completions_per_step * per_generation // cfg.num_generations,
-        repeat_count=per_generation,
+        repeat_count=reuse,
         shuffle=True,
         seed=cfg.seed,
     )
     order: list[int] = []
     while len(order) < steps * completions_per_step * per_generation:
         order.extend(sampler)  # one pass (TRL's dataloader re-iterates it every epoch)
-    # a rollout batch is generated once and split into its optimizer steps
+    # a rollout batch is generated once, split into its optimizer steps, and re-used
+    # num_iterations times
     out = []
     rollout = completions_per_step * per_generation
-    for start in range(0, steps * completions_per_step, rollout):
-        block = order[start * per_generation : start * per_generation + rollout]
-        unique = list(dict.fromkeys(block))  # each prompt repeated per_generation times
+    for start in range(0, steps * completions_per_step, rollout * cfg.num_iterations):
+        block = order[start * per_generation : start * per_generation + rollout * reuse]
+        unique = list(dict.fromkeys(block))  # each prompt repeated `reuse` times
         flat = [i for i in unique for _ in range(cfg.num_generations)]
-        for k in range(per_generation):
-            out.append(set(flat[k * completions_per_step : (k + 1) * completions_per_step]))
+        for _ in range(cfg.num_iterations):
+            for k in range(per_generation):
+                out.append(set(flat[k * completions_per_step : (k + 1) * completions_per_step]))
     return out[:steps]
 
 
@@ -46,6 +49,9 @@ def step_prompts(cfg: GrpoConfig, prompts: int, steps: int, processes: int = 1) 
         ({"batch_size": 8}, 20, 10),
         ({"num_generations": 5, "batch_size": 10, "grad_accum": 2}, 40, 10),
         ({"steps_per_generation": 2}, 20, 4),  # 8-prompt rollouts: 2 per pass, 4 prompts dropped
+        # each 8-prompt rollout optimised on twice: 4 steps a rollout, 2 rollouts a pass
+        ({"steps_per_generation": 2, "num_iterations": 2}, 20, 8),
+        ({"num_iterations": 3}, 20, 15),
     ],
 )
 def test_a_pass_is_the_steps_that_see_every_prompt_once(overrides, prompts, expected):
@@ -150,6 +156,10 @@ def test_steps_per_generation_counts_optimizer_steps_and_trl_gets_micro_batches(
     default = grpo_arguments(GrpoConfig(grad_accum=2, batch_size=8), [1.0, 1.0, 1.0], tmp_path)
     assert default.steps_per_generation == 2  # null: one optimizer step per rollout
     assert steps_per_pass(full, 128) == 8  # 64-prompt rollouts: 2 per pass of 128, 4 steps each
+    assert default.num_iterations == 1  # on-policy unless asked
+    reused = grpo_arguments(GrpoConfig(num_iterations=3), [1.0, 1.0, 1.0], tmp_path)
+    assert reused.num_iterations == 3
+    assert steps_per_pass(full.model_copy(update={"num_iterations": 2}), 128) == 16
 
 
 def test_the_windows_are_steps_when_only_generating_steps_log_a_reward():

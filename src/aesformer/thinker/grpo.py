@@ -279,6 +279,7 @@ def grpo_arguments(cfg: GrpoConfig, reward_weights: Sequence[float], checkpoints
         gradient_accumulation_steps=cfg.grad_accum,
         # TRL counts micro-batches (training_step calls); ours are optimizer steps
         steps_per_generation=(cfg.steps_per_generation or 1) * cfg.grad_accum,
+        num_iterations=cfg.num_iterations,
         learning_rate=cfg.learning_rate,
         lr_scheduler_type=cfg.lr_scheduler,
         warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a share of the steps
@@ -499,7 +500,8 @@ def steps_per_pass(cfg: GrpoConfig, prompts: int, processes: int = 1) -> int:
     """Optimizer steps of one pass of TRL's sampler over ``prompts`` train prompts.
 
     A rollout batch holds ``steps_per_generation`` optimizer steps of ``processes ×
-    batch_size × grad_accum`` completions, i.e. that over ``num_generations`` prompts. TRL's
+    batch_size × grad_accum`` completions, i.e. that over ``num_generations`` prompts, and is
+    optimised on ``num_iterations`` times before the next one is generated. TRL's
     ``RepeatSampler`` draws a fresh permutation of the prompts for every pass and drops the
     last, incomplete rollout batch, so the first and the last pass of a run see the same
     prompts (in another order) but for the ``prompts mod rollout-batch prompts`` dropped.
@@ -507,7 +509,7 @@ def steps_per_pass(cfg: GrpoConfig, prompts: int, processes: int = 1) -> int:
     per_generation = cfg.steps_per_generation or 1
     rollout_prompts = processes * cfg.batch_size * cfg.grad_accum * per_generation
     rollout_prompts //= cfg.num_generations
-    return max(1, prompts // max(1, rollout_prompts)) * per_generation
+    return max(1, prompts // max(1, rollout_prompts)) * per_generation * cfg.num_iterations
 
 
 def evidence_window(cfg: GrpoConfig, prompts: int, processes: int = 1) -> int:
