@@ -82,6 +82,19 @@ def test_adapter_that_does_not_fit_is_refused(adapter, tmp_path):
         load_planner(broken)
 
 
+@pytest.mark.parametrize("module", ["aesformer.thinker.registry", "aesformer.editor.registry"])
+def test_defining_the_pyfunc_classes_raises_no_mlflow_type_hint_warning(module):
+    """MLflow inspects ``predict``'s hints when the class is defined (each import, each load)
+    and warns about them (``Any`` is no schema; no hints: "add type hints"); the signature
+    logged with the model is the schema."""
+    import subprocess
+    import sys
+
+    probe = f"import warnings; warnings.simplefilter('always'); import {module}"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "type hint" not in done.stderr.lower(), done.stderr
+
+
 def test_register_load_predict_round_trip(adapter, base, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (adapter / "checkpoints" / "checkpoint-2").mkdir(parents=True, exist_ok=True)

@@ -187,6 +187,11 @@ class AesEditorModel(mlflow.pyfunc.PythonModel):
     """pyfunc: a DataFrame with ``image`` and ``plan`` (optional ``width``/``height``) → one
     base64 PNG per row."""
 
+    # MLflow derives a schema from predict's type hints when the class is defined (every
+    # import, every load) and warns when they are not `list[...]`; ours is the signature
+    # logged with the model, and predict checks its input itself
+    _skip_type_hint_validation = True
+
     editor: Editor | None = None
 
     def load_context(self, context: Any) -> None:

@@ -186,6 +186,11 @@ class AesThinkerModel(mlflow.pyfunc.PythonModel):
     ``revision``, ``max_new_tokens``; artifact ``adapter``: the adapter folder.
     """
 
+    # MLflow derives a schema from predict's type hints when the class is defined (every
+    # import, every load) and warns when they are not `list[...]`; ours is the signature
+    # logged with the model, and predict checks its input itself
+    _skip_type_hint_validation = True
+
     planner: Planner | None = None
 
     def load_context(self, context: Any) -> None:
