@@ -10,9 +10,11 @@ Prints per frame size (640x360, 1280x720, ...): video seconds, decode-only and m
 their ratio (mining / decode-only; target <= 3) and the real-time factor
 ``video seconds / mining wall seconds`` (x real time; larger is better). Then, per corpus, the
 mining metrics of ``aesformer.mining.evaluate.evaluate``: precision, recall, overlay residue,
-SSIM mean and min of the cleaned poor images against the clean truth.
+SSIM mean and min of the cleaned poor images against the clean truth, narration character
+error rate and exact share. The ``mine:`` section of
+``--params`` (default: the project's ``params.yaml``) is what is mined, as ``dvc repro mine``.
 
-    .venv/bin/python bench/mining.py [--corpus data/raw] [--holdout /tmp/holdout]
+    .venv/bin/python bench/mining.py [--corpus data/raw] [--holdout data/raw-holdout] [--params params.yaml]
 """
 
 from __future__ import annotations
@@ -31,12 +33,22 @@ import cv2
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from aesformer.config import MineConfig  # noqa: E402
+from aesformer.config import MineConfig, load_params  # noqa: E402
 from aesformer.mining.evaluate import evaluate  # noqa: E402
 from aesformer.mining.ocr import get_reader  # noqa: E402
 from aesformer.mining.video import mine_video  # noqa: E402
 
-METRICS = ("precision", "recall", "overlay_residue", "ssim_mean", "ssim_min", "pairs", "events")
+METRICS = (
+    "precision",
+    "recall",
+    "overlay_residue",
+    "ssim_mean",
+    "ssim_min",
+    "narration_cer_mean",
+    "narration_exact",
+    "pairs",
+    "events",
+)
 
 
 def decode_only(path: Path) -> int:
@@ -123,8 +135,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=REPO / "data/raw")
     ap.add_argument("--holdout", type=Path, default=None, help="a second corpus (metrics too)")
+    ap.add_argument(
+        "--params", type=Path, default=REPO / "params.yaml", help="its `mine:` section is mined"
+    )
     args = ap.parse_args()
-    cfg = MineConfig()
+    cfg: MineConfig = load_params(args.params).mine
+    print(f"mine params: {args.params}", flush=True)
     get_reader(cfg.ocr_backend, cfg.ocr_side_len)  # once per process, as in the stage
     corpora = [c for c in (args.corpus, args.holdout) if c is not None]
     by_size: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -137,7 +153,7 @@ def main() -> None:
     print_table(by_size)
     print(
         "\nquality (aesformer.mining.evaluate; targets: precision >= 0.95, recall >= 0.90, "
-        "residue 0, SSIM >= 0.85)"
+        "residue 0, SSIM >= 0.85, narration CER <= 0.05)"
     )
     for corpus, m in metrics.items():
         scalars = {k: round(m[k], 3) if isinstance(m[k], float) else m[k] for k in METRICS}

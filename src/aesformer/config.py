@@ -147,7 +147,12 @@ AestheticScorerName = Literal["photographic", "laion", "qalign", "artimuse"]
 class MineConfig(Section):
     """VCMP mining of (poor, good) pairs from tutorial videos (``aesformer mine``)."""
 
-    sample_fps: float = Field(2.0, gt=0, le=30, description="decision sampling rate")
+    sample_fps: float = Field(
+        4.0,
+        gt=0,
+        le=30,
+        description="decision sampling rate (above 1 / the shortest subtitle: each is seen)",
+    )
     analysis_width: int = Field(320, ge=64, le=1920, description="frames downscaled for analysis")
     cut_width: int = Field(
         160,
@@ -193,7 +198,7 @@ class MineConfig(Section):
         6.0, gt=0, description="max mean residual of a fade frame fitted as a blend of its ends"
     )
     min_viewfinder_samples: int = Field(
-        2, ge=1, description="decision samples with a camera UI needed for a viewfinder run"
+        3, ge=1, description="decision samples with a camera UI needed for a viewfinder run"
     )
     min_good_hold_s: float = Field(
         1.0, gt=0, description="the finished photo must stay still this long (seconds)"

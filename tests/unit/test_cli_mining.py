@@ -76,7 +76,7 @@ def test_mine_align_eval_end_to_end_with_mlflow(project):
     assert "gate/data_docs/index.html" in docs
     mine_run = runs["mine"]
     assert mine_run.data.metrics["pairs"] == 2.0 and "seconds" in mine_run.data.metrics
-    assert mine_run.data.params["mine.sample_fps"] == "2.0"
+    assert mine_run.data.params["mine.sample_fps"] == "4.0"
     artifacts = [a.path for a in client.list_artifacts(mine_run.info.run_id, "mine")]
     assert artifacts == ["mine/sample_pairs.png"]
     assert runs["mine-eval"].data.metrics["recall"] == 1.0

@@ -52,9 +52,12 @@ def corpus(tmp_path_factory):
     return root, {t.video_id: t for t in truths}, shas
 
 
-def make_pair(out, corpus, vid, event, *, poor_t=None, good_t=None, image=None, sha=True):
+def make_pair(
+    out, corpus, vid, event, *, poor_t=None, good_t=None, image=None, sha=True, narration=None
+):
     """A pair of video ``vid`` at the middle of event ``event``'s intervals; the cleaned poor
-    image is the truth's clean poor photo (or ``image``)."""
+    image is the truth's clean poor photo (or ``image``), the narration the event's subtitles
+    (or ``narration``)."""
     root, truths, shas = corpus
     ev = truths[vid].events[event]
     poor_t = (ev.viewfinder.start_s + ev.viewfinder.end_s) / 2 if poor_t is None else poor_t
@@ -67,7 +70,9 @@ def make_pair(out, corpus, vid, event, *, poor_t=None, good_t=None, image=None, 
         cv2.imwrite(str(out / f"images/{name}_poor.png"), image)
     shutil.copy(root / ev.good_clean_image, out / f"images/{name}_good.png")
     digest = shas[vid] if sha else "0" * 64
+    said = " ".join(line.text for line in ev.narration)
     return PairRecord(
+        narration=said if narration is None else narration,
         pair_id=pair_id(digest, good_t),
         video_id=vid,
         video_sha256=digest,
@@ -102,8 +107,32 @@ def test_all_events_right(tmp_path, corpus):
         "recall": True,
         "overlay_residue": True,
         "ssim_mean": True,
+        "narration_cer_mean": True,
         "all": True,
     }
+    assert m["narration_cer_mean"] == 0.0 and m["narration_exact"] == 1.0
+
+
+def test_narration_character_error_rate(tmp_path, corpus):
+    from aesformer.mining.evaluate import narration_cer
+
+    _, truths, _ = corpus
+    said = " ".join(line.text for line in truths["tut_0000"].events[0].narration)
+    slip = said.replace("e", "c", 1)  # one OCR slip
+    pairs = [
+        make_pair(tmp_path, corpus, "tut_0000", 0, narration=slip.upper() + "  "),
+        make_pair(tmp_path, corpus, "tut_0000", 1, narration=""),  # nothing read
+        make_pair(tmp_path, corpus, "tut_0001", 0),  # read right
+    ]
+    write_jsonl(tmp_path / "pairs.jsonl", pairs)
+    m = evaluate(tmp_path, corpus[0], ocr=no_text)
+    # case and white space do not count; a missed narration is one error per true character
+    assert m["narration_cer_max"] == 1.0
+    assert m["narration_cer_mean"] == pytest.approx((1 / len(said) + 1.0 + 0.0) / 3)
+    assert m["narration_exact"] == pytest.approx(1 / 3)
+    assert m["passes_targets"]["narration_cer_mean"] is False
+    assert narration_cer("", "") == 0.0 and narration_cer("extra", "") == 1.0
+    assert narration_cer("a  b", "A B") == 0.0
 
 
 def test_wrong_pairs_missing_events_and_duplicates(tmp_path, corpus):

@@ -114,3 +114,54 @@ def test_read_bands_gives_one_text_per_band_in_one_call():
     assert [t.replace(" ", "") for t in texts] == ["stepback", "", "raisethearm"]
     assert read_bands(reader, [], 0.8) == [] and reader.calls == 1
     assert join_texts(["a b", "", "A-b", "c", "a b"]) == ["a b", "c", "a b"]
+
+
+def test_rereads_of_one_subtitle_are_joined_and_distinct_instructions_kept():
+    reads = [
+        "step three meters closer, he is too small in the frame",
+        "tep threemeters closer, lhe is too smallin the frame",  # read again, other slips
+        "ters closer, he is too small in theframe",  # a fragment, read as it faded
+        "raise the exposure by about one stop",
+        "lower the exposure by about one stop",  # 87 % alike: another instruction
+        "rotate the phone about four degrees",
+        "rotate the phone about five degrees",  # other quantity: another instruction
+        "rotate the phone about five degres",  # the same one, misread
+    ]
+    assert join_texts(reads) == [
+        "step three meters closer, he is too small in the frame",
+        "raise the exposure by about one stop",
+        "lower the exposure by about one stop",
+        "rotate the phone about four degrees",
+        "rotate the phone about five degrees",
+    ]
+    # the longer read of one subtitle is kept; non-consecutive repeats stay (a tutorial may
+    # say a thing twice)
+    assert join_texts(["step back", "step back one meter", "x y z w", "step back one meter"]) == [
+        "step back one meter",
+        "x y z w",
+        "step back one meter",
+    ]
+
+
+def line(box, text):
+    from aesformer.mining.ocr import TextLine
+
+    return TextLine(box, text, 0.99)
+
+
+def test_the_subtitle_is_the_longest_line_and_the_lines_stacked_with_it():
+    from aesformer.mining.narration import subtitle_lines, subtitle_rows
+
+    wrapped = line((113, 454, 1163, 498), "move him to the left third of the frame and tilt up")
+    second = line((472, 501, 805, 542), "him more headroom")
+    zoom = [line((489, 674, 505, 688), ".5"), line((547, 674, 566, 689), "1x")]
+    side = line((1150, 228, 1240, 250), "PORTRAIT")  # mode list beside the preview
+    assert subtitle_lines([zoom[0], second, side, wrapped, zoom[1]]) == [wrapped, second]
+    assert subtitle_lines(zoom) == []  # UI labels only: no subtitle
+    # lower half of a 720-row frame: room for a line above, half a line below
+    y0, y1 = subtitle_rows([wrapped, second, *zoom], 720)
+    assert (y0, y1) == (round(454 - 1.8 * 44), round(542 + 0.5 * 44))
+    # a subtitle at the top grows downwards; the UI bar above it stays out
+    top = line((196, 82, 914, 116), "step three meters closer, he is too small in the frame")
+    assert subtitle_rows([top, *zoom], 720) == (round(82 - 0.5 * 34), round(116 + 1.8 * 34))
+    assert subtitle_rows(zoom, 720) is None

@@ -11,6 +11,7 @@ Off by default; it needs the model weights and FFmpeg to read the audio track.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
@@ -18,8 +19,13 @@ from typing import Any
 
 import cv2
 import numpy as np
+from rapidfuzz import fuzz
 
 from aesformer.mining.ocr import TextLine, TextReader
+
+#: Consecutive reads at least this alike (``fuzz.ratio``, 0-100) are one subtitle ("raise the
+#: exposure by about one stop" / "lower ...": 87, two subtitles).
+SAME_READ = 88.0
 
 
 def text_signature(band: np.ndarray, size: tuple[int, int] = (96, 16)) -> np.ndarray:
@@ -88,13 +94,93 @@ def band_text(lines: Sequence[TextLine], y0: float, y1: float) -> str:
     return " ".join(ln.text.strip() for ln in mine)
 
 
-def join_texts(texts: Sequence[str]) -> list[str]:
-    """Non-empty texts in order, consecutive duplicates (ignoring case/punctuation) removed."""
+def subtitle_lines(lines: Sequence[TextLine], min_letters: int = 4) -> list[TextLine]:
+    """The subtitle among the text lines OCR found on a viewfinder frame.
+
+    The line with the most letters and digits (at least ``min_letters``: camera-UI labels such
+    as the zoom buttons ``.5`` / ``1x`` or ``HDR`` are shorter) and the lines stacked with it:
+    rows within 1.5 line heights of the lines kept, a similar height (0.6–1.6×) and a centre
+    within the widest line's columns (a subtitle wrapped over two lines is centred). Empty
+    when no line is long enough.
+    """
+    letters = [sum(ch.isalnum() for ch in ln.text) for ln in lines]
+    if not lines or max(letters) < min_letters:
+        return []
+    seed = lines[max(range(len(lines)), key=lambda k: letters[k])]
+    height = seed.box[3] - seed.box[1]
+    kept = [seed]
+    grew = True
+    while grew:
+        grew = False
+        top, bottom = min(ln.box[1] for ln in kept), max(ln.box[3] for ln in kept)
+        x0, x1 = min(ln.box[0] for ln in kept), max(ln.box[2] for ln in kept)
+        for ln in lines:
+            h = ln.box[3] - ln.box[1]
+            centre = (ln.box[0] + ln.box[2]) / 2
+            near = ln.box[1] < bottom + 1.5 * height and ln.box[3] > top - 1.5 * height
+            if (
+                ln not in kept
+                and near
+                and 0.6 * height <= h <= 1.6 * height
+                and x0 <= centre <= x1
+                and any(ch.isalnum() for ch in ln.text)
+            ):
+                kept.append(ln)
+                grew = True
+    return sorted(kept, key=lambda ln: (ln.box[1], ln.box[0]))
+
+
+def subtitle_rows(lines: Sequence[TextLine], height: int) -> tuple[int, int] | None:
+    """Rows ``[y0, y1)`` of a frame ``height`` rows high to watch for the subtitle of ``lines``
+    (:func:`subtitle_lines`), with room for one more line on the side it grows to: below a
+    subtitle in the upper half of the frame, above one in the lower half (so the camera UI at
+    the frame's edge stays out); ``None`` without a subtitle."""
+    subtitle = subtitle_lines(lines)
+    if not subtitle:
+        return None
+    y0 = min(ln.box[1] for ln in subtitle)
+    y1 = max(ln.box[3] for ln in subtitle)
+    lh = max(ln.box[3] - ln.box[1] for ln in subtitle)
+    grow, keep = 1.8 * lh, 0.5 * lh
+    above, below = (keep, grow) if (y0 + y1) / 2 < height / 2 else (grow, keep)
+    return max(0, round(y0 - above)), min(height, round(y1 + below))
+
+
+def join_texts(texts: Sequence[str], same: float = SAME_READ) -> list[str]:
+    """Non-empty texts in order, consecutive reads of one subtitle kept once.
+
+    Two consecutive texts are one subtitle when their letters and digits (lower-cased) are at
+    least ``same`` % alike (``rapidfuzz`` ``fuzz.ratio``; a subtitle without a box over moving
+    footage changes its stroke pattern, is read again and comes back with other OCR slips), or
+    one is a fragment of the other (at most 80 % of its length and ``fuzz.partial_ratio`` ≥
+    ``same``: read while the subtitle came or went), unless both name quantities (digits,
+    number words) and not the same ones; the longer read is kept.
+    """
     out: list[str] = []
     for text in texts:
-        if text and (not out or _norm(out[-1]) != _norm(text)):
-            out.append(text)
+        if not text:
+            continue
+        if out and _same_subtitle(out[-1], text, same):
+            if len(_norm(text)) > len(_norm(out[-1])):
+                out[-1] = text
+            continue
+        out.append(text)
     return out
+
+
+def _same_subtitle(a: str, b: str, same: float) -> bool:
+    na, nb = _norm(a), _norm(b)
+    if na == nb:
+        return True
+    if not na or not nb:
+        return False
+    qa, qb = _quantities(a), _quantities(b)
+    if qa and qb and qa != qb:
+        return False  # "about four degrees" then "about five degrees": two instructions
+    short, long = sorted((na, nb), key=len)
+    if len(short) <= 0.8 * len(long):  # a fragment: read while the subtitle came or went
+        return len(short) >= 8 and fuzz.partial_ratio(short, long) >= same
+    return fuzz.ratio(na, nb) >= same
 
 
 class SubtitleMemory:
@@ -130,6 +216,17 @@ def pattern_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Symmetric difference of two stroke patterns over their union (0 = identical)."""
     union = int((a | b).sum())
     return 0.0 if union == 0 else int((a ^ b).sum()) / union
+
+
+_NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve half quarter".split()  # noqa: SIM905
+)
+
+
+def _quantities(text: str) -> set[str]:
+    """Digit runs and whole number words of ``text`` (lower-case)."""
+    words = re.findall(r"[a-z]+|\d+", text.lower())
+    return {w for w in words if w.isdigit() or w in _NUMBER_WORDS}
 
 
 def _norm(text: str) -> str:

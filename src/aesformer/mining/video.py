@@ -36,6 +36,7 @@ from aesformer.mining.narration import (
     get_narrator,
     join_texts,
     read_bands,
+    subtitle_rows,
     text_signature,
 )
 from aesformer.mining.ocr import get_reader
@@ -452,13 +453,12 @@ def narration_band_map(
 
 
 def _subtitle_band(video: DecodedVideo, clean: CleanResult) -> Box:
-    """Full-resolution rows holding the subtitle (room for one more line above it)."""
+    """Full-resolution rows holding the subtitle (:func:`subtitle_rows`: its lines among the
+    poor frame's text, room for one more line), else the lower 40 % of the photo."""
     w, h = video.info.width, video.info.height
-    if clean.lines:
-        y0 = min(ln.box[1] for ln in clean.lines)
-        y1 = max(ln.box[3] for ln in clean.lines)
-        lh = max(ln.box[3] - ln.box[1] for ln in clean.lines)
-        return Box(0, max(0, round(y0 - 1.8 * lh)), w, min(h, round(y1 + 0.5 * lh)))
+    rows = subtitle_rows(clean.lines, h)
+    if rows is not None:
+        return Box(0, rows[0], w, rows[1])
     box = clean.photo_box or Box(0, 0, w, h)
     return Box(0, box.y0 + box.h * 6 // 10, w, box.y1)
 
