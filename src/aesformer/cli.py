@@ -782,8 +782,9 @@ def mine_eval(
 ) -> None:
     """Score mined pairs against the corpus ground truth.
 
-    Pair precision and recall, overlay residue (OCR boxes left on cleaned poor images) and
-    SSIM of cleaned poor vs the true clean poor image, with the targets each must meet.
+    Pair precision and recall, overlay residue (OCR boxes left on cleaned poor images),
+    SSIM of cleaned poor vs the true clean poor image and the narration's character error
+    rate against the true subtitles, with the targets each must meet.
     """
     cfg = _load(params, profile)
     for folder in (pairs, truth):
