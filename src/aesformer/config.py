@@ -211,7 +211,10 @@ class MineConfig(Section):
     )
     ocr_backend: Literal["rapidocr", "paddleocr"] = Field("rapidocr", description="OCR engine")
     ocr_side_len: int = Field(
-        960, ge=320, le=4096, description="OCR detector input capped at this side (pixels)"
+        640,
+        ge=320,
+        le=4096,
+        description="OCR detector input capped at this side (pixels; 960 for 1080p and larger)",
     )
     min_text_score: float = Field(0.8, ge=0, le=1, description="OCR lines below are ignored")
     inpaint_backend: str = Field("telea", min_length=1, description="telea, ns or registered")
