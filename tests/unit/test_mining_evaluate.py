@@ -19,6 +19,7 @@ from aesformer.mining.evaluate import (
     residue_boxes,
     write_metrics,
 )
+from aesformer.mining.narration import join_subtitles
 from aesformer.records import PairRecord, RejectRecord, pair_id, write_jsonl
 
 TINY = CorpusConfig(
@@ -70,7 +71,7 @@ def make_pair(
         cv2.imwrite(str(out / f"images/{name}_poor.png"), image)
     shutil.copy(root / ev.good_clean_image, out / f"images/{name}_good.png")
     digest = shas[vid] if sha else "0" * 64
-    said = " ".join(line.text for line in ev.narration)
+    said = join_subtitles([line.text for line in ev.narration])
     return PairRecord(
         narration=said if narration is None else narration,
         pair_id=pair_id(digest, good_t),
@@ -117,7 +118,7 @@ def test_narration_character_error_rate(tmp_path, corpus):
     from aesformer.mining.evaluate import narration_cer
 
     _, truths, _ = corpus
-    said = " ".join(line.text for line in truths["tut_0000"].events[0].narration)
+    said = join_subtitles([line.text for line in truths["tut_0000"].events[0].narration])
     slip = said.replace("e", "c", 1)  # one OCR slip
     pairs = [
         make_pair(tmp_path, corpus, "tut_0000", 0, narration=slip.upper() + "  "),

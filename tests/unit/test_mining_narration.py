@@ -165,3 +165,17 @@ def test_the_subtitle_is_the_longest_line_and_the_lines_stacked_with_it():
     top = line((196, 82, 914, 116), "step three meters closer, he is too small in the frame")
     assert subtitle_rows([top, *zoom], 720) == (round(82 - 0.5 * 34), round(116 + 1.8 * 34))
     assert subtitle_rows(zoom, 720) is None
+
+
+def test_each_subtitle_is_a_sentence_of_the_narration():
+    from aesformer.annotate.measure import pose_from_narration
+    from aesformer.mining.narration import join_subtitles
+
+    said = join_subtitles(["ask her to put both hands on her hips", "switch to portrait mode", ""])
+    assert said == "ask her to put both hands on her hips. switch to portrait mode."
+    assert join_subtitles(["Step back!", " level the horizon, rotate the phone "]) == (
+        "Step back! level the horizon, rotate the phone."
+    )
+    assert join_subtitles([]) == ""
+    # the pose clause ends with its subtitle (joined by a space it ran on into the next one)
+    assert pose_from_narration(said) == "Put both hands on the hips"

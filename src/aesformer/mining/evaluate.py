@@ -13,7 +13,7 @@ Metrics (see ``docs/align.md`` section "mine-eval"):
 - **SSIM** — cleaned poor image vs the truth's clean poor photo (resized to the cleaned image's
   size, grayscale), over the right pairs.
 - **narration CER** — character error rate of a right pair's ``narration`` against the event's
-  true subtitle lines joined in order: Levenshtein distance (``rapidfuzz``) over the true
+  true subtitle lines joined in order as the miner joins them (one sentence each): Levenshtein distance (``rapidfuzz``) over the true
   length, both lower-cased with runs of white space made one space; ``narration_exact`` is the
   share of right pairs whose narration is the truth exactly (on letters and digits).
 
@@ -36,6 +36,7 @@ from skimage.metrics import structural_similarity
 
 from aesformer.corpus import EventTruth, VideoTruth, load_truth, read_manifest
 from aesformer.errors import InputError
+from aesformer.mining.narration import join_subtitles
 from aesformer.mining.ocr import box_iou
 from aesformer.records import PairRecord, RejectRecord, atomic_write_text, read_jsonl
 
@@ -176,7 +177,7 @@ def evaluate(
         tally.residue += len(residue_boxes(cleaned, find_text, truth))
         tally.ssim.append(poor_ssim(cleaned, truth))
         event = truths[vid].events[index]
-        said = " ".join(line.text for line in event.narration)
+        said = join_subtitles([line.text for line in event.narration])
         tally.cer.append(narration_cer(pair.narration, said))
         tally.exact += _letters(pair.narration) == _letters(said)
 

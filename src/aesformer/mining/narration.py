@@ -168,6 +168,14 @@ def join_texts(texts: Sequence[str], same: float = SAME_READ) -> list[str]:
     return out
 
 
+def join_subtitles(texts: Sequence[str]) -> str:
+    """An event's subtitles as one narration, one sentence each: a full stop closes a subtitle
+    that does not end in ``.!?``, so readers of the narration (``annotate``'s pose clause, a
+    VLM teacher) see where one instruction ends and the next begins."""
+    sentences = [t.strip() for t in texts if t.strip()]
+    return " ".join(t if t[-1] in ".!?" else t + "." for t in sentences)
+
+
 def _same_subtitle(a: str, b: str, same: float) -> bool:
     na, nb = _norm(a), _norm(b)
     if na == nb:

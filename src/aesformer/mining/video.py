@@ -34,6 +34,7 @@ from aesformer.mining.narration import (
     band_text,
     change_points,
     get_narrator,
+    join_subtitles,
     join_texts,
     read_bands,
     subtitle_rows,
@@ -408,7 +409,7 @@ def _narration(
         for (i, sig), text in zip(unknown, read, strict=True):
             texts[i] = text
             memory.add(sig, text)
-    return " ".join(join_texts([texts[i] for i in picks if i in texts]))
+    return join_subtitles(join_texts([texts[i] for i in picks if i in texts]))
 
 
 def poor_band(video: DecodedVideo, band: Box, frame: np.ndarray) -> np.ndarray | None:
