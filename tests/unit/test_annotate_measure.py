@@ -124,6 +124,8 @@ def test_saliency_fallback_finds_a_bright_blob():
     [
         ("step back two meters. ask her to raise her right arm", "Raise the right arm"),
         ("ask him to put both hands on his hips", "Put both hands on the hips"),
+        ("ask her to raise her leftarm.", "Raise the left arm"),  # glued by OCR
+        ("switch to portrait mode. ask him to raise his righthand", "Raise the right hand"),
         ("lower the camera to chest height and raise the exposure by one stop", None),
         ("move her to the left third and tilt up a little to give her more headroom", None),
         ("tilt down a little to cut the empty space above her head", None),

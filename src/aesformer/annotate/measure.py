@@ -48,6 +48,10 @@ _POSE_RE = re.compile(rf"\b({_POSE_VERB})\b.*\b({_BODY_PART})\b", re.IGNORECASE)
 _NOT_POSE_RE = re.compile(rf"\b({_NOT_POSE})\b", re.IGNORECASE)
 _ASK_RE = re.compile(r"^(please\s+)?(ask|tell|have|get)\s+(him|her|them|the \w+)\s+to\s+", re.I)
 _POSSESSIVE_RE = re.compile(r"\b(his|her|their|your)\b", re.IGNORECASE)
+# OCR of a subtitle glues short words: "raise her leftarm" is "raise her left arm"
+_GLUED_SIDE_RE = re.compile(
+    r"\b(left|right)(?=(?:arm|hand|leg|knee|shoulder|elbow|wrist|hip|foot)s?\b)", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -209,9 +213,10 @@ def pose_from_narration(narration: str) -> str | None:
 
     A clause (split at ``.,;!?`` and ``and``) is a pose instruction when it has a pose verb
     and a body part and no camera / framing word (``raise the camera``, ``above her head``).
+    A side glued to its body part by the subtitle OCR (``leftarm``) is split first.
     """
     for clause in re.split(r"[.;,!?]+|\band\b", narration):
-        clause = " ".join(clause.split())
+        clause = " ".join(_GLUED_SIDE_RE.sub(r"\1 ", clause).split())
         if not clause or _NOT_POSE_RE.search(clause) or not _POSE_RE.search(clause):
             continue
         clause = _ASK_RE.sub("", clause)
